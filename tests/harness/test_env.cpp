@@ -1,0 +1,33 @@
+#include "tests/harness/test_env.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+
+namespace xfp::test {
+
+bool underCi() {
+  const char* ci = std::getenv("CI");
+  return ci != nullptr && std::string(ci) == "true";
+}
+
+std::string sourceDir() {
+  const char* dir = std::getenv("XFP_SOURCE_DIR");
+  return dir != nullptr ? dir : ".";
+}
+
+std::string classbenchDir() {
+  if (const char* dir = std::getenv("XFP_CLASSBENCH_DIR"); dir != nullptr && *dir != '\0') {
+    return dir;
+  }
+  return sourceDir() + "/../shared/data/classbench";
+}
+
+std::string missingPrivileges() {
+  if (geteuid() != 0) {
+    return "needs root (bpf(), network namespaces); run the tests as root";
+  }
+  return {};
+}
+
+}  // namespace xfp::test
