@@ -58,7 +58,7 @@ for r in rows(section(r"7\. Run-time layer identifiers")):
 
 # Field tables per layer family.
 schemas = []  # (family, [(index, fwps_suffix, condition_name or None)])
-for m in re.finditer(r"^#### FWPS_FIELDS_(\w+?)(?:_V4)? .*?$(.*?)(?=^#### |^## )", text, re.M | re.S):
+for m in re.finditer(r"^#### FWPS_FIELDS_(\w+?)(?:_V4)?(?: [^\n]*)?$(.*?)(?=^#### |^## )", text, re.M | re.S):
     family = m.group(1)
     fields = []
     for r in rows(m.group(2)):
@@ -125,19 +125,17 @@ for name, g in layer_guids.items():
 print("#endif")
 print()
 print("// Field schemas of the layers with FWPS_FIELDS_* tables, one per IP version:")
-print("// XFP_WFP_SCHEMA_BEGIN(layer name) XFP_WFP_FIELD(index, FWPS name, condition name, type)")
-print("// XFP_WFP_SCHEMA_END. Internal BITMAP_* fields have condition NONE.")
-print("#ifdef XFP_WFP_SCHEMA_BEGIN")
+print("// XFP_WFP_FIELD(layer, index, FWPS name, condition name, type), in index order.")
+print("// Internal BITMAP_* fields have condition NONE.")
+print("#ifdef XFP_WFP_FIELD")
 for family, fields in schemas:
     variants = [(family, False)] if "MAC_FRAME" in family else [(family + "_V4", False), (family + "_V6", True)]
     for layer, v6 in variants:
         assert layer in layer_guids.keys() or ("FWPM_LAYER_" + layer) in layer_guids, layer
-        print(f"XFP_WFP_SCHEMA_BEGIN({layer})")
         for idx, fwps, cond in fields:
             if cond is None:
-                print(f"  XFP_WFP_FIELD({idx}, {fwps}, NONE, DataType::Empty)")
+                print(f"XFP_WFP_FIELD({layer}, {idx}, {fwps}, NONE, DataType::Empty)")
             else:
-                print(f"  XFP_WFP_FIELD({idx}, {fwps}, {cond[len('FWPM_CONDITION_'):]}, {data_type(cond, v6)})")
-        print("XFP_WFP_SCHEMA_END")
+                print(f"XFP_WFP_FIELD({layer}, {idx}, {fwps}, {cond[len('FWPM_CONDITION_'):]}, {data_type(cond, v6)})")
 print("#endif")
 print("// clang-format on")
