@@ -3,10 +3,9 @@
 #ifndef XFP_BPF_MAPS_H
 #define XFP_BPF_MAPS_H
 
+#include <bpf/bpf_helpers.h>
 #include <linux/bpf.h>
 #include <linux/types.h>
-
-#include <bpf/bpf_helpers.h>
 
 #include "xfp/abi.h"
 

@@ -11,10 +11,9 @@
 #ifndef XFP_BPF_PARSE_H
 #define XFP_BPF_PARSE_H
 
-#include <linux/types.h>
-
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
+#include <linux/types.h>
 
 #include "lib/ctx.h"
 #include "xfp/abi.h"
@@ -56,11 +55,8 @@ static __always_inline int xfp_is_ipv6_ext(__u8 nh) {
 }
 
 /* Upper-layer header at l4 (pkt->ip_proto already set), bounded by the IP datagram end. */
-static __always_inline void xfp_parse_l4(const struct xfp_ctx* c,
-                                         struct xfp_pkt* pkt,
-                                         __u32 l4,
-                                         __u32 ip_end,
-                                         int is_v6) {
+static __always_inline void xfp_parse_l4(
+    const struct xfp_ctx* c, struct xfp_pkt* pkt, __u32 l4, __u32 ip_end, int is_v6) {
   __u8 proto = pkt->ip_proto;
   __u8* h;
   if (proto == XFP_IPPROTO_TCP) {

@@ -1,9 +1,8 @@
 /* tc egress entry (object xfp_tc, clsact): stage 0 only for now (parse, count, TC_ACT_OK). The
  * WFP outbound layers will follow as classifier stages. */
+#include <bpf/bpf_helpers.h>
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
-
-#include <bpf/bpf_helpers.h>
 
 #include "lib/stage0.h"
 

@@ -1,8 +1,7 @@
 /* XDP ingress entry (object xfp_xdp): stage 0 only for now (parse, count, XDP_PASS). The WFP
  * inbound layers (MAC frame, IP packet, transport) will follow as classifier stages. */
-#include <linux/bpf.h>
-
 #include <bpf/bpf_helpers.h>
+#include <linux/bpf.h>
 
 #include "lib/stage0.h"
 
