@@ -3,9 +3,11 @@
 #ifndef XFP_BPF_CTX_H
 #define XFP_BPF_CTX_H
 
-#include <bpf/bpf_helpers.h>
 #include <linux/bpf.h>
 #include <linux/types.h>
+
+/* libbpf headers use the UAPI types above */
+#include <bpf/bpf_helpers.h>
 
 struct xfp_ctx {
   void* data;

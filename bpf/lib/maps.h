@@ -3,9 +3,11 @@
 #ifndef XFP_BPF_MAPS_H
 #define XFP_BPF_MAPS_H
 
-#include <bpf/bpf_helpers.h>
 #include <linux/bpf.h>
 #include <linux/types.h>
+
+/* libbpf headers use the UAPI types above */
+#include <bpf/bpf_helpers.h>
 
 #include "xfp/abi.h"
 

@@ -11,9 +11,11 @@
 #ifndef XFP_BPF_PARSE_H
 #define XFP_BPF_PARSE_H
 
+#include <linux/types.h>
+
+/* libbpf headers use the UAPI types above */
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
-#include <linux/types.h>
 
 #include "lib/ctx.h"
 #include "xfp/abi.h"

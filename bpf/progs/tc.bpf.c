@@ -1,8 +1,10 @@
 /* tc egress entry (object xfp_tc, clsact): stage 0 only for now (parse, count, TC_ACT_OK). The
  * WFP outbound layers will follow as classifier stages. */
-#include <bpf/bpf_helpers.h>
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
+
+/* libbpf headers use the UAPI types above */
+#include <bpf/bpf_helpers.h>
 
 #include "lib/stage0.h"
 

@@ -1,7 +1,9 @@
 /* XDP ingress entry (object xfp_xdp): stage 0 only for now (parse, count, XDP_PASS). The WFP
  * inbound layers (MAC frame, IP packet, transport) will follow as classifier stages. */
-#include <bpf/bpf_helpers.h>
 #include <linux/bpf.h>
+
+/* libbpf headers use the UAPI types above */
+#include <bpf/bpf_helpers.h>
 
 #include "lib/stage0.h"
 
