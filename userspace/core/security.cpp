@@ -325,7 +325,8 @@ std::string securityDescriptorToSddl(const Bytes& sd) {
   if ((le16(sd, 2) & kSeDaclPresent) != 0) {
     out += "D:";
     if (daclOff != 0) {
-      for (const Ace& ace : *parseAcl(sd, daclOff)) {
+      const auto aces = parseAcl(sd, daclOff);  // a local: *temporary would dangle in the loop
+      for (const Ace& ace : *aces) {
         out += fmt::format("({};;0x{:x};;;{})", ace.type == kAccessDeniedAce ? "D" : "A",
                            ace.mask, sidToString(ace.sid));
       }
@@ -353,7 +354,11 @@ bool accessCheck(const Token& token, const Bytes& sd, uint32_t desired) {
     return false;
   };
   uint32_t granted = 0;
-  for (const Ace& ace : *parseAcl(sd, daclOff)) {
+  const auto aces = parseAcl(sd, daclOff);  // a local: *temporary would dangle in the loop
+  if (!aces) {
+    return false;
+  }
+  for (const Ace& ace : *aces) {
     if ((ace.flags & kInheritOnlyAce) != 0 || ace.sid.empty() || !holds(ace.sid)) {
       continue;
     }

@@ -406,3 +406,46 @@ Result<ConditionValue> parseConditionText(const FieldInfo& field, std::string_vi
 }
 
 }  // namespace xfp
+
+#include "userspace/core/classifier.h"
+
+namespace xfp {
+
+Result<IncomingValues> parseIncomingValues(const LayerInfo& layer, std::string_view spec) {
+  IncomingValues in = IncomingValues::emptyFor(layer);
+  size_t pos = 0;
+  while (pos < spec.size()) {
+    while (pos < spec.size() && (spec[pos] == ' ' || spec[pos] == '\t' || spec[pos] == ',')) {
+      ++pos;
+    }
+    if (pos >= spec.size()) {
+      break;
+    }
+    size_t end = pos;
+    while (end < spec.size() && spec[end] != ' ' && spec[end] != '\t') {
+      ++end;
+    }
+    const std::string_view item = spec.substr(pos, end - pos);
+    pos = end;
+    const size_t eq = item.find('=');
+    if (eq == std::string_view::npos || eq == 0) {
+      return fail(status::kInvalidParameter,
+                  fmt::format("\"{}\": expected FIELD=VALUE", item));
+    }
+    const std::string_view name = item.substr(0, eq);
+    const FieldInfo* field = layer.fieldByName(name);
+    if (field == nullptr || field->condition.empty()) {
+      return fail(status::kConditionNotFound,
+                  fmt::format("\"{}\" is not a field of {}", name, layer.fullName()));
+    }
+    // Token values contain '=' themselves (uid=1000,gid=5): everything after the first '='.
+    auto v = parseIncomingValue(*field, item.substr(eq + 1));
+    if (!v) {
+      return tl::unexpected(Error(v.error()).within(std::string(name)));
+    }
+    in.values[field->index] = std::move(*v);
+  }
+  return in;
+}
+
+}  // namespace xfp

@@ -26,3 +26,14 @@ Result<ConditionValue> parseConditionText(const FieldInfo& field, std::string_vi
 Bytes appIdFromPath(std::string_view path);
 
 }  // namespace xfp
+
+namespace xfp {
+
+struct IncomingValues;
+struct LayerInfo;
+
+// "FIELD=VALUE FIELD=VALUE ..." (xfpctl explain --packet) into a layer's incoming values; fields
+// not named stay FWP_EMPTY. Field names as in FWPM_CONDITION_* (prefix optional) or FWPS_FIELD_*.
+Result<IncomingValues> parseIncomingValues(const LayerInfo& layer, std::string_view spec);
+
+}  // namespace xfp
