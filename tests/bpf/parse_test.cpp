@@ -64,7 +64,7 @@ bool skbTestRunRefuses(const Bytes& frame) {
   return (type == 0x0800 && frame.size() < 14 + 20) || (type == 0x86DD && frame.size() < 14 + 40);
 }
 
-class ParseTest : public testing::Test {
+class Parse : public testing::Test {
  protected:
   void SetUp() override {
     XFP_REQUIRE_ROOT();
@@ -169,7 +169,7 @@ class ParseTest : public testing::Test {
   xfp_parse_counters expected_[2] = {};
 };
 
-TEST_F(ParseTest, BothProgramsVerify) {
+TEST_F(Parse, BothProgramsVerify) {
   for (const Prog& p : progs_) {
     EXPECT_GE(p.progFd, 0) << p.name;
     bpf_prog_info info{};
@@ -180,7 +180,7 @@ TEST_F(ParseTest, BothProgramsVerify) {
   }
 }
 
-TEST_F(ParseTest, DocsCasesMatchReference) {
+TEST_F(Parse, DocsCasesMatchReference) {
   int checked = 0;
   for (const test::ParseCase& c : test::parseCases()) {
     if (c.frame.size() < 14) {
@@ -309,7 +309,7 @@ void mutate(Bytes& f, std::mt19937& rng) {
   }
 }
 
-TEST_F(ParseTest, RandomAndMalformedFramesMatchReference) {
+TEST_F(Parse, RandomAndMalformedFramesMatchReference) {
   std::mt19937 rng(0x5eed);
   constexpr int kFrames = 3000;
   int failures = 0;
@@ -352,7 +352,7 @@ TEST_F(ParseTest, RandomAndMalformedFramesMatchReference) {
   EXPECT_GT(c.ext_limit, 0U);
 }
 
-TEST_F(ParseTest, LongIpv6ExtensionChains) {
+TEST_F(Parse, LongIpv6ExtensionChains) {
   std::mt19937 rng(77);
   for (int n = 0; n <= 10; ++n) {
     PacketBuilder b;

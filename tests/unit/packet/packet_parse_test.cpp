@@ -15,9 +15,9 @@ namespace {
 
 using test::ParseCase;
 
-class Cases : public testing::TestWithParam<ParseCase> {};
+class DocsTable : public testing::TestWithParam<ParseCase> {};
 
-TEST_P(Cases, MatchesDocsTable) {
+TEST_P(DocsTable, Matches) {
   const ParseCase& c = GetParam();
   const xfp_pkt p = parse(c.frame);
   SCOPED_TRACE(describe(p) + "\n" + hexDump(c.frame));
@@ -52,8 +52,8 @@ TEST_P(Cases, MatchesDocsTable) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(ParseCases,
-                         Cases,
+INSTANTIATE_TEST_SUITE_P(Packet,
+                         DocsTable,
                          testing::ValuesIn(test::parseCases()),
                          [](const testing::TestParamInfo<ParseCase>& param) {
                            return param.param.name;
