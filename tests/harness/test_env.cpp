@@ -13,7 +13,12 @@ bool underCi() {
 
 std::string sourceDir() {
   const char* dir = std::getenv("XFP_SOURCE_DIR");
-  return dir != nullptr ? dir : ".";
+  return dir != nullptr && *dir != '\0' ? dir : XFP_SOURCE_DIR_DEFAULT;
+}
+
+std::string binaryDir() {
+  const char* dir = std::getenv("XFP_BINARY_DIR");
+  return dir != nullptr && *dir != '\0' ? dir : XFP_BINARY_DIR_DEFAULT;
 }
 
 std::string classbenchDir() {

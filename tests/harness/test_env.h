@@ -11,8 +11,11 @@ namespace xfp::test {
 // True when the CI environment variable is "true": skipping a test is then a failure.
 bool underCi();
 
-// The project source directory (XFP_SOURCE_DIR, set by CTest), for fixtures in the tree.
+// The project source directory ($XFP_SOURCE_DIR, else the one this build was configured from).
 std::string sourceDir();
+
+// The build directory ($XFP_BINARY_DIR, else this build's), for tests that run built binaries.
+std::string binaryDir();
 
 // The ClassBench data directory: $XFP_CLASSBENCH_DIR, else <source>/../shared/data/classbench.
 std::string classbenchDir();
