@@ -69,4 +69,212 @@ struct xfp_parse_counters {
 };
 XFP_STATIC_ASSERT(sizeof(struct xfp_parse_counters) == 96, "struct xfp_parse_counters is ABI");
 
+
+/* ---------------------------------------------------------------------------------------------
+ * The compiled policy (compiler/ writes it, bpf/lib/classify.h walks it). See docs/compiler.md.
+ *
+ * A packet becomes a key: XFP_SLOT_COUNT 32-bit words holding every field value the fast path
+ * can test. Each layer's filters are compiled into a cut tree over those words whose leaves list
+ * candidate boxes in arbitration order; a box is a conjunction of word tests, and a filter is the
+ * union of its boxes. Every map below except the counters is double-buffered by halves: entries
+ * [0, CAP) are generation half 0, [CAP, 2*CAP) half 1, and xfp_gen says which half is live. All
+ * indices stored inside a half are relative to that half. */
+
+/* Slots of struct xfp_key.w. Multi-word values are most significant word first, so comparing
+ * words in order compares the value. IPv4 addresses use the first word of their slot group. */
+enum {
+  XFP_SLOT_PRESENT = 0,   /* XFP_PRESENT_* bits: which optional fields are not FWP_EMPTY */
+  XFP_SLOT_ZERO = 1,      /* always 0 (high word of the 64-bit interface LUID) */
+  XFP_SLOT_PROTO = 2,     /* IP protocol */
+  XFP_SLOT_LADDR = 3,     /* 4 words: local IP address */
+  XFP_SLOT_RADDR = 7,     /* 4 words: remote IP address */
+  XFP_SLOT_LPORT = 11,    /* local port, ICMP type */
+  XFP_SLOT_RPORT = 12,    /* remote port, ICMP code */
+  XFP_SLOT_IFINDEX = 13,  /* interface index (also the low word of IP_LOCAL_INTERFACE) */
+  XFP_SLOT_FLAGS = 14,    /* FWP_CONDITION_FLAG_* */
+  XFP_SLOT_LMAC = 15,     /* 2 words: local MAC, high 16 bits then low 32 */
+  XFP_SLOT_RMAC = 17,     /* 2 words: remote MAC */
+  XFP_SLOT_ETHER_TYPE = 19,
+  XFP_SLOT_VLAN_ID = 20,
+  XFP_SLOT_LMAC_TYPE = 21, /* DL_ADDRESS_TYPE: 0 unicast, 1 multicast, 2 broadcast */
+  XFP_SLOT_RMAC_TYPE = 22,
+  XFP_SLOT_COUNT = 24,
+};
+
+/* XFP_SLOT_PRESENT bits. */
+enum {
+  XFP_PRESENT_PORTS = 1u << 0, /* IP_LOCAL_PORT / IP_REMOTE_PORT (L4 header parsed) */
+};
+
+struct xfp_key {
+  __u32 w[XFP_SLOT_COUNT];
+};
+XFP_STATIC_ASSERT(sizeof(struct xfp_key) == 96, "struct xfp_key is ABI");
+
+/* Layer slots: where each WFP layer's compiled tree is rooted (xfp_layers). */
+enum {
+  XFP_LS_IN_MAC = 0,  /* FWPM_LAYER_INBOUND_MAC_FRAME_ETHERNET (XDP) */
+  XFP_LS_IN_IP4 = 1,  /* FWPM_LAYER_INBOUND_IPPACKET_V4 */
+  XFP_LS_IN_IP6 = 2,  /* FWPM_LAYER_INBOUND_IPPACKET_V6 */
+  XFP_LS_IN_TR4 = 3,  /* FWPM_LAYER_INBOUND_TRANSPORT_V4 */
+  XFP_LS_IN_TR6 = 4,  /* FWPM_LAYER_INBOUND_TRANSPORT_V6 */
+  XFP_LS_OUT_MAC = 5, /* FWPM_LAYER_OUTBOUND_MAC_FRAME_ETHERNET (tc egress) */
+  XFP_LS_OUT_IP4 = 6,
+  XFP_LS_OUT_IP6 = 7,
+  XFP_LS_OUT_TR4 = 8,
+  XFP_LS_OUT_TR6 = 9,
+  XFP_LS_COUNT = 10,
+};
+
+/* Default capacities of one generation half (the loader may size the maps differently; the
+ * offsets of the live half are in struct xfp_gen). */
+#define XFP_NODE_CAP (1u << 18)
+#define XFP_CAND_CAP (1u << 20)
+#define XFP_BOX_CAP (1u << 17)
+#define XFP_FILTER_CAP (1u << 17)
+#define XFP_COUNTER_CAP (1u << 17)
+/* Bounds the BPF walk relies on (the compiler guarantees them). */
+#define XFP_MAX_DEPTH 24
+#define XFP_MAX_CANDS 32   /* leaves up to this long are walked by an unrolled loop */
+#define XFP_LEAF_MAX 4096  /* longer leaves (rare overlaps) are walked with bpf_loop() */
+#define XFP_BOX_TERMS 6
+#define XFP_BOX_CHAIN 4 /* a box and at most 3 continuations (more terms than XFP_BOX_TERMS) */
+#define XFP_NONE 0xFFFFFFFFu
+
+/* struct xfp_layer_root.flags */
+enum {
+  XFP_LAYER_ACTIVE = 1u << 0, /* the layer has filters: walk it (else NONE_NO_MATCH) */
+};
+
+struct xfp_layer_root {
+  __u32 root;  /* node index of the tree root */
+  __u32 flags; /* XFP_LAYER_* */
+};
+XFP_STATIC_ASSERT(sizeof(struct xfp_layer_root) == 8, "struct xfp_layer_root is ABI");
+
+enum { XFP_NODE_LEAF = 0, XFP_NODE_CUT = 1 };
+
+/* CUT: child = base + ((key.w[slot] >> shift) & mask). LEAF: candidates base .. base+count-1 of
+ * xfp_cands, in arbitration order. */
+struct xfp_node {
+  __u8 kind;
+  __u8 slot;
+  __u8 shift;
+  __u8 _pad;
+  __u32 mask_or_count;
+  __u32 base;
+};
+XFP_STATIC_ASSERT(sizeof(struct xfp_node) == 12, "struct xfp_node is ABI");
+
+enum {
+  XFP_TERM_RANGE = 0, /* a <= w[slot] <= b */
+  XFP_TERM_MASK = 1,  /* (w[slot] & a) == b */
+};
+
+struct xfp_term {
+  __u8 slot;
+  __u8 op;
+  __u16 _pad;
+  __u32 a;
+  __u32 b;
+};
+XFP_STATIC_ASSERT(sizeof(struct xfp_term) == 12, "struct xfp_term is ABI");
+
+/* A conjunction of word tests; a filter matches a key when any of its boxes does. A box with
+ * more than XFP_BOX_TERMS terms continues in box `next` (a continuation: same filter, ANDed). */
+struct xfp_box {
+  __u32 filter; /* index into xfp_filters */
+  __u32 next;   /* continuation box index, XFP_NONE if none */
+  __u32 nterms;
+  struct xfp_term term[XFP_BOX_TERMS];
+};
+XFP_STATIC_ASSERT(sizeof(struct xfp_box) == 84, "struct xfp_box is ABI");
+
+/* struct xfp_filter.action */
+enum {
+  XFP_ACT_BLOCK = 1,
+  XFP_ACT_PERMIT = 2,
+  XFP_ACT_CALLOUT = 3, /* ask callout_id; if it is not registered, act per flags */
+};
+
+/* struct xfp_filter.flags */
+enum {
+  XFP_FF_HARD_PERMIT = 1u << 0,        /* PERMIT that clears FWPS_RIGHT_ACTION_WRITE */
+  XFP_FF_CALLOUT_INSPECTION = 1u << 1, /* callout answers are CONTINUE; ignored if unregistered */
+  XFP_FF_CALLOUT_TERMINATING = 1u << 2,
+  XFP_FF_PERMIT_IF_UNREGISTERED = 1u << 3,
+  XFP_FF_FROM_CALLOUT = 1u << 4, /* a callout filter (compiled static: callout unregistered) */
+};
+
+struct xfp_filter {
+  __u64 filter_id;  /* the WFP filterId */
+  __u32 counter;    /* index into xfp_counters (stable across policy generations) */
+  __u32 callout_id; /* XFP_ACT_CALLOUT: FWPS callout id */
+  __u16 rank;       /* sublayer position at this layer, 0 = evaluated first */
+  __u8 action;      /* XFP_ACT_* */
+  __u8 flags;       /* XFP_FF_* */
+  __u32 _pad;
+};
+XFP_STATIC_ASSERT(sizeof(struct xfp_filter) == 24, "struct xfp_filter is ABI");
+
+/* xfp_gen[0]: which half is live and where it starts in each double-buffered map. */
+struct xfp_gen {
+  __u32 active;     /* live half: 0 or 1 */
+  __u32 layer_off;  /* first xfp_layers entry of the live half */
+  __u32 node_off;
+  __u32 cand_off;
+  __u32 box_off;
+  __u32 filter_off;
+  __u64 generation; /* bumped by every commit; tags flow-cache entries */
+};
+XFP_STATIC_ASSERT(sizeof(struct xfp_gen) == 32, "struct xfp_gen is ABI");
+
+/* Per-filter hit counters (per-CPU): the filter that decided the layer's verdict. */
+struct xfp_counter {
+  __u64 packets;
+  __u64 bytes;
+};
+XFP_STATIC_ASSERT(sizeof(struct xfp_counter) == 16, "struct xfp_counter is ABI");
+
+/* A layer's classification result (the fast path's FWPS_CLASSIFY_OUT0). */
+enum {
+  XFP_VERDICT_NO_MATCH = 0, /* FWP_ACTION_NONE_NO_MATCH: permit */
+  XFP_VERDICT_NONE = 1,     /* FWP_ACTION_NONE: permit */
+  XFP_VERDICT_PERMIT = 2,
+  XFP_VERDICT_BLOCK = 3,
+  XFP_VERDICT_PUNT = 4,     /* a registered callout must be asked (callout runtime) */
+};
+
+struct xfp_result {
+  __u32 verdict;  /* XFP_VERDICT_* */
+  __u32 filter;   /* xfp_filters index of the deciding filter, valid for PERMIT/BLOCK/PUNT */
+  __u32 rights;   /* FWPS_RIGHT_ACTION_WRITE (1) still held */
+  __u32 _pad;
+};
+XFP_STATIC_ASSERT(sizeof(struct xfp_result) == 16, "struct xfp_result is ABI");
+
+/* Per-CPU verdict statistics per layer slot (xfp_verdicts, key = layer slot). */
+struct xfp_layer_stats {
+  __u64 verdict[5]; /* by XFP_VERDICT_* */
+  __u64 cache_hits;
+};
+XFP_STATIC_ASSERT(sizeof(struct xfp_layer_stats) == 48, "struct xfp_layer_stats is ABI");
+
+/* The flow cache: a per-CPU direct-mapped array indexed by a hash of the flow key. It holds the
+ * combined IP-packet + transport verdict of a flow for one policy generation. */
+#define XFP_FLOW_CACHE_SIZE (1u << 16)
+
+struct xfp_flow_key {
+  __u32 w[13]; /* XFP_SLOT_PRESENT .. XFP_SLOT_FLAGS, plus the direction */
+};
+
+struct xfp_flow_entry {
+  struct xfp_flow_key key;
+  __u32 verdict;     /* XFP_VERDICT_PERMIT or XFP_VERDICT_BLOCK (final for the packet) */
+  __u64 generation;  /* xfp_gen.generation it was computed under */
+  __u32 counter[2];  /* deciding filters' counters (IP layer, transport layer); ~0u = none */
+  __u32 ls[2];       /* layer slots, for the verdict statistics */
+};
+XFP_STATIC_ASSERT(sizeof(struct xfp_flow_entry) == 80, "struct xfp_flow_entry is ABI");
+
 #endif /* XFP_ABI_H */

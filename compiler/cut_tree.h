@@ -1,0 +1,47 @@
+// The cut tree of one layer: multiway cuts on key words (HiCuts-style, power-of-two aligned so a
+// child index is a shift and a mask) until each leaf lists at most a few candidate boxes, in
+// arbitration order. Leaves are exact because the BPF side tests every candidate's terms; the
+// tree only prunes. Pruning is WFP-aware: inside a node's region, once a static PERMIT/BLOCK
+// covers the region, later filters of its sublayer can never be reached, and once a static BLOCK
+// or hard PERMIT covers it, no later static filter can change the verdict (callouts are kept:
+// they may still veto or inspect). See docs/compiler.md.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "compiler/boxes.h"
+#include "compiler/compiled_policy.h"
+#include "userspace/core/result.h"
+
+namespace xfp::compiler {
+
+enum class CandKind : uint8_t {
+  SoftPermit,    // static PERMIT without CLEAR_ACTION_RIGHT: later sublayers still matter
+  HardTerminal,  // static BLOCK, or PERMIT with CLEAR_ACTION_RIGHT
+  Callout,       // the answer is not known at compile time
+};
+
+struct TreeCandidate {
+  const Box* box = nullptr;
+  uint32_t filter = 0;  // filter index (boxes of one filter are consecutive)
+  uint16_t rank = 0;    // sublayer position
+  CandKind kind = CandKind::Callout;
+};
+
+struct TreeParams {
+  uint32_t leafSize = 8;     // stop cutting at this many candidates
+  uint32_t spaceFactor = 4;  // children may hold at most this many times the parent's candidates
+  uint32_t maxCutBits = 8;   // at most 2^8 children per cut
+};
+
+// Appends the tree to `nodes` (root first) and leaf lists to `leafLists` (indices into
+// `cands`). Fails when a leaf cannot be brought within XFP_LEAF_MAX or the tree outgrows
+// XFP_NODE_CAP.
+Result<uint32_t> buildCutTree(const std::vector<TreeCandidate>& cands,
+                              const TreeParams& params,
+                              std::vector<xfp_node>& nodes,
+                              std::vector<uint32_t>& leafLists,
+                              LayerStats& stats);
+
+}  // namespace xfp::compiler
