@@ -37,7 +37,9 @@ xfp_result evaluate(const CompiledPolicy& p,
     if (node.kind == XFP_NODE_LEAF) {
       break;
     }
-    n = node.base + ((key.w[node.slot % XFP_SLOT_COUNT] >> node.shift) & node.mask_or_count);
+    const uint32_t w = key.w[node.slot % XFP_SLOT_COUNT];
+    n = node.base + (node.kind == XFP_NODE_SPLIT ? (w >= node.mask_or_count ? 1u : 0u)
+                                                 : ((w >> node.shift) & node.mask_or_count));
   }
   const xfp_node& leaf = p.nodes.at(n);
   bool any = false;

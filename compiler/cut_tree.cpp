@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <map>
 
 #include <fmt/format.h>
@@ -9,32 +10,40 @@
 namespace xfp::compiler {
 namespace {
 
-// A node's region: on every key word an aligned block [lo, lo + 2^bits - 1].
+// A node's region: on every key word an interval [lo, hi].
 struct Region {
   std::array<uint32_t, XFP_SLOT_COUNT> lo{};
-  std::array<uint8_t, XFP_SLOT_COUNT> bits{};
-  Region() { bits.fill(32); }
-  [[nodiscard]] uint32_t hi(int s) const {
-    return bits[s] >= 32 ? 0xFFFFFFFFu : lo[s] + ((1u << bits[s]) - 1);
-  }
+  std::array<uint32_t, XFP_SLOT_COUNT> hi{};
+  Region() { hi.fill(0xFFFFFFFFu); }
 };
 
 enum class Rel { Disjoint, Partial, Covers };
 
+// Bits of the word that are the same for every value in [lo, hi].
+uint32_t fixedBits(uint32_t lo, uint32_t hi) {
+  const uint32_t diff = lo ^ hi;
+  if (diff == 0) {
+    return 0xFFFFFFFFu;
+  }
+  const int top = 31 - std::countl_zero(diff);
+  return top >= 31 ? 0u : ~((2u << top) - 1);
+}
+
 Rel termRelation(const Term& t, const Region& r) {
   const uint32_t lo = r.lo[t.slot];
-  const uint32_t hi = r.hi(t.slot);
+  const uint32_t hi = r.hi[t.slot];
   if (t.op == XFP_TERM_RANGE) {
     if (t.b < lo || t.a > hi) {
       return Rel::Disjoint;
     }
     return t.a <= lo && t.b >= hi ? Rel::Covers : Rel::Partial;
   }
-  const uint32_t varying = r.bits[t.slot] >= 32 ? 0xFFFFFFFFu : (1u << r.bits[t.slot]) - 1;
-  if (((lo & t.a & ~varying) ^ (t.b & ~varying)) != 0) {
-    return Rel::Disjoint;  // a fixed bit of the region already differs
+  // (w & a) == b: exact when the tested bits are fixed over the interval, else partial.
+  const uint32_t fixed = fixedBits(lo, hi);
+  if (((lo ^ t.b) & t.a & fixed) != 0) {
+    return Rel::Disjoint;
   }
-  return (t.a & varying) == 0 ? Rel::Covers : Rel::Partial;
+  return (t.a & ~fixed) == 0 ? Rel::Covers : Rel::Partial;
 }
 
 Rel boxRelation(const Box& box, const Region& r) {
@@ -67,84 +76,146 @@ class Builder {
     stats_.maxDepth = std::max(stats_.maxDepth, depth);
     std::vector<uint32_t> kept = prune(region, parent);
     if (kept.size() <= params_.leafSize || depth + 1 >= XFP_MAX_DEPTH) {
-      return leaf(nodeIndex, kept, region);
+      return leaf(nodeIndex, kept);
     }
-    // Try every word that has candidate boundaries inside the region; keep the cut whose
-    // fullest child is smallest (ties: fewer list entries in all).
-    struct Cut {
-      int slot = -1;
-      uint32_t bits = 0;
-      size_t largest = 0;
-      uint64_t entries = 0;
-      std::vector<std::vector<uint32_t>> lists;
-    };
-    Cut best;
-    for (int slot = 0; slot < XFP_SLOT_COUNT; ++slot) {
-      if (region.bits[slot] == 0 || !hasBoundary(kept, region, slot)) {
-        continue;
-      }
-      const uint32_t maxBits = std::min<uint32_t>(params_.maxCutBits, region.bits[slot]);
-      uint32_t bits = 1;
-      for (uint32_t b = 2; b <= maxBits; ++b) {
-        if (childEntries(kept, region, slot, b) > params_.spaceFactor * kept.size() + (1u << b)) {
-          break;
-        }
-        bits = b;
-      }
-      Cut cut{slot, bits, 0, 0, std::vector<std::vector<uint32_t>>(1u << bits)};
-      const auto childBits = static_cast<uint8_t>(region.bits[slot] - bits);
-      for (uint32_t c : kept) {
-        auto [first, last] = span(c, region, slot, bits);
-        for (uint32_t j = first; j <= last; ++j) {
-          if (masksAllow(c, region, slot, childBits, j)) {
-            cut.lists[j].push_back(c);
-          }
-        }
-      }
-      for (const auto& l : cut.lists) {
-        cut.largest = std::max(cut.largest, l.size());
-        cut.entries += l.size();
-      }
-      if (best.slot < 0 || cut.largest < best.largest ||
-          (cut.largest == best.largest && cut.entries < best.entries)) {
-        best = std::move(cut);
-      }
+    Split best = chooseSplit(kept, region);
+    if (best.slot < 0 || (kept.size() <= XFP_MAX_CANDS && best.largest * 10 >= kept.size() * 9)) {
+      // Nothing separates, or the best split barely helps and the leaf is within the
+      // unrolled walk: more nodes would cost more than the leaf scan they save.
+      return leaf(nodeIndex, kept);
     }
-    // Stop when no cut helps, or when the best barely helps and the leaf is within bounds:
-    // deeper trees for the last few candidates cost more memory than the leaf scan they save.
-    if (best.slot < 0 || best.largest >= kept.size() ||
-        (kept.size() <= XFP_MAX_CANDS && best.largest * 10 >= kept.size() * 9)) {
-      return leaf(nodeIndex, kept, region);
-    }
-    const int s = best.slot;
-    const uint32_t cutBits = best.bits;
-    const uint32_t children = 1u << cutBits;
-    const auto childBits = static_cast<uint8_t>(region.bits[s] - cutBits);
-    std::vector<std::vector<uint32_t>>& lists = best.lists;
-    if (nodes_.size() + children > XFP_NODE_CAP) {
+    if (nodes_.size() + 2 > XFP_NODE_CAP) {
       return fail(status::kOutOfBounds,
                   fmt::format("the cut tree needs more than {} nodes", XFP_NODE_CAP));
     }
     const auto base = static_cast<uint32_t>(nodes_.size());
-    nodes_.resize(nodes_.size() + children);
+    nodes_.resize(nodes_.size() + 2);
     xfp_node& n = nodes_[nodeIndex];
-    n.kind = XFP_NODE_CUT;
-    n.slot = static_cast<uint8_t>(s);
-    n.shift = childBits;
-    n.mask_or_count = children - 1;
+    n.kind = XFP_NODE_SPLIT;
+    n.slot = static_cast<uint8_t>(best.slot);
+    n.mask_or_count = best.point;
     n.base = base;
-    for (uint32_t j = 0; j < children; ++j) {
-      Region child = region;
-      child.bits[s] = childBits;
-      child.lo[s] = region.lo[s] + (childBits >= 32 ? 0 : (j << childBits));
-      if (auto r = build(base + j, child, lists[j], depth + 1); !r) {
-        return r;
+    Region left = region;
+    left.hi[best.slot] = best.point - 1;
+    Region right = region;
+    right.lo[best.slot] = best.point;
+    std::vector<uint32_t> leftList;
+    std::vector<uint32_t> rightList;
+    for (uint32_t c : kept) {
+      if (boxRelation(*cands_[c].box, left) != Rel::Disjoint) {
+        leftList.push_back(c);
+      }
+      if (boxRelation(*cands_[c].box, right) != Rel::Disjoint) {
+        rightList.push_back(c);
       }
     }
-    return {};
+    kept.clear();
+    kept.shrink_to_fit();
+    if (auto r = build(base, left, leftList, depth + 1); !r) {
+      return r;
+    }
+    return build(base + 1, right, rightList, depth + 1);
   }
 
  private:
+  struct Split {
+    int slot = -1;
+    uint32_t point = 0;  // values >= point go right
+    size_t largest = 0;
+    size_t total = 0;
+  };
+
+  // The split point per word that balances the two sides best (HyperSplit's choice); when no
+  // point separates anything, a boundary of the first partial candidate, so that inside the
+  // children it covers or misses and pruning can drop what follows it.
+  Split chooseSplit(const std::vector<uint32_t>& kept, const Region& region) {
+    Split best;
+    for (int s = 0; s < XFP_SLOT_COUNT; ++s) {
+      const uint32_t lo = region.lo[s];
+      const uint32_t hi = region.hi[s];
+      if (lo == hi) {
+        continue;
+      }
+      // starts[p]: candidates whose extent on s begins at p; ends likewise at p (exclusive).
+      std::vector<uint32_t> starts;
+      std::vector<uint32_t> ends;
+      size_t unbounded = 0;  // candidates without a partial range on s: on both sides
+      for (uint32_t c : kept) {
+        uint32_t a = lo;
+        uint32_t b = hi;
+        for (const Term& t : *cands_[c].box) {
+          if (t.slot == s && t.op == XFP_TERM_RANGE) {
+            a = std::max(a, t.a);
+            b = std::min(b, t.b);
+          }
+        }
+        if (a == lo && b == hi) {
+          ++unbounded;
+          continue;
+        }
+        starts.push_back(a);
+        ends.push_back(b);
+      }
+      if (starts.empty()) {
+        continue;
+      }
+      std::sort(starts.begin(), starts.end());
+      std::sort(ends.begin(), ends.end());
+      // Candidate points: every start > lo and every end + 1 <= hi.
+      std::vector<uint32_t> points;
+      for (uint32_t a : starts) {
+        if (a > lo) {
+          points.push_back(a);
+        }
+      }
+      for (uint32_t b : ends) {
+        if (b < hi) {
+          points.push_back(b + 1);
+        }
+      }
+      std::sort(points.begin(), points.end());
+      points.erase(std::unique(points.begin(), points.end()), points.end());
+      for (uint32_t p : points) {
+        // Left: extents starting below p. Right: extents ending at or above p.
+        const size_t left =
+            unbounded +
+            static_cast<size_t>(std::lower_bound(starts.begin(), starts.end(), p) - starts.begin());
+        const size_t right =
+            unbounded +
+            static_cast<size_t>(ends.end() - std::lower_bound(ends.begin(), ends.end(), p));
+        const size_t largest = std::max(left, right);
+        if (best.slot < 0 || largest < best.largest ||
+            (largest == best.largest && left + right < best.total)) {
+          best = Split{s, p, largest, left + right};
+        }
+      }
+    }
+    if (best.slot >= 0 && best.largest < kept.size()) {
+      return best;
+    }
+    // No balancing point: split on a boundary of the first partial candidate instead.
+    for (uint32_t c : kept) {
+      for (const Term& t : *cands_[c].box) {
+        const uint32_t lo = region.lo[t.slot];
+        const uint32_t hi = region.hi[t.slot];
+        if (t.op == XFP_TERM_RANGE && termRelation(t, region) == Rel::Partial) {
+          const uint32_t p = t.a > lo ? t.a : t.b + 1;
+          return Split{t.slot, p, kept.size(), 2 * kept.size()};
+        }
+        if (t.op == XFP_TERM_MASK && termRelation(t, region) == Rel::Partial) {
+          // Split at the highest tested bit that still varies over the interval.
+          const uint32_t varying = t.a & ~fixedBits(lo, hi);
+          const uint32_t bit = 1u << (31 - std::countl_zero(varying));
+          const uint32_t p = (lo & ~(bit - 1) & ~bit) | bit;
+          if (p > lo && p <= hi) {
+            return Split{t.slot, p, kept.size(), 2 * kept.size()};
+          }
+        }
+      }
+    }
+    return Split{};
+  }
+
   // Keeps, in order, the candidates that can still affect the verdict inside `region`.
   std::vector<uint32_t> prune(const Region& region, const std::vector<uint32_t>& in) {
     std::vector<uint32_t> kept;
@@ -189,65 +260,7 @@ class Builder {
     return kept;
   }
 
-  // The children (of 2^cutBits) a candidate's box can reach on word s.
-  std::pair<uint32_t, uint32_t> span(uint32_t c, const Region& region, int s, uint32_t cutBits) {
-    const uint32_t shift = region.bits[s] - cutBits;
-    uint32_t lo = region.lo[s];
-    uint32_t hi = region.hi(s);
-    for (const Term& t : *cands_[c].box) {
-      if (t.slot == s && t.op == XFP_TERM_RANGE) {
-        lo = std::max(lo, t.a);
-        hi = std::min(hi, t.b);
-      }
-    }
-    if (lo > hi) {
-      return {1, 0};
-    }
-    const uint64_t first = (uint64_t{lo} - region.lo[s]) >> shift;
-    const uint64_t last = (uint64_t{hi} - region.lo[s]) >> shift;
-    return {static_cast<uint32_t>(first), static_cast<uint32_t>(last)};
-  }
-
-  // True when some candidate's test on word s changes inside the region.
-  bool hasBoundary(const std::vector<uint32_t>& kept, const Region& region, int s) {
-    for (uint32_t c : kept) {
-      for (const Term& t : *cands_[c].box) {
-        if (t.slot == s && termRelation(t, region) == Rel::Partial) {
-          return true;
-        }
-      }
-    }
-    return false;
-  }
-
-  // False when a masked test of the candidate on word s is already false in child j.
-  bool masksAllow(uint32_t c, const Region& region, int s, uint8_t childBits, uint32_t j) {
-    Region child = region;
-    child.bits[s] = childBits;
-    child.lo[s] = region.lo[s] + (childBits >= 32 ? 0 : (j << childBits));
-    for (const Term& t : *cands_[c].box) {
-      if (t.slot == s && t.op == XFP_TERM_MASK && termRelation(t, child) == Rel::Disjoint) {
-        return false;
-      }
-    }
-    return true;
-  }
-
-  uint64_t childEntries(const std::vector<uint32_t>& kept,
-                        const Region& region,
-                        int s,
-                        uint32_t cutBits) {
-    uint64_t total = 0;
-    for (uint32_t c : kept) {
-      auto [first, last] = span(c, region, s, cutBits);
-      if (first <= last) {
-        total += last - first + 1;
-      }
-    }
-    return total;
-  }
-
-  Result<void> leaf(uint32_t nodeIndex, const std::vector<uint32_t>& kept, const Region&) {
+  Result<void> leaf(uint32_t nodeIndex, const std::vector<uint32_t>& kept) {
     if (kept.size() > XFP_LEAF_MAX) {
       return fail(status::kOutOfBounds,
                   fmt::format("{} overlapping filters cannot be separated below {} candidates "
@@ -255,10 +268,10 @@ class Builder {
                               kept.size(),
                               XFP_LEAF_MAX));
     }
+    ++stats_.leaves;
     if (kept.size() > XFP_MAX_CANDS) {
       ++stats_.longLeaves;  // walked by the slower bpf_loop() path
     }
-    ++stats_.leaves;
     stats_.maxLeafCandidates = std::max<uint32_t>(stats_.maxLeafCandidates, kept.size());
     xfp_node& n = nodes_[nodeIndex];
     n.kind = XFP_NODE_LEAF;

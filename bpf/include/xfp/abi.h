@@ -128,13 +128,13 @@ enum {
 
 /* Default capacities of one generation half (the loader may size the maps differently; the
  * offsets of the live half are in struct xfp_gen). */
-#define XFP_NODE_CAP (1u << 18)
+#define XFP_NODE_CAP (1u << 20)
 #define XFP_CAND_CAP (1u << 20)
 #define XFP_BOX_CAP (1u << 17)
 #define XFP_FILTER_CAP (1u << 17)
 #define XFP_COUNTER_CAP (1u << 17)
 /* Bounds the BPF walk relies on (the compiler guarantees them). */
-#define XFP_MAX_DEPTH 24
+#define XFP_MAX_DEPTH 48
 #define XFP_MAX_CANDS 32   /* leaves up to this long are walked by an unrolled loop */
 #define XFP_LEAF_MAX 4096  /* longer leaves (rare overlaps) are walked with bpf_loop() */
 #define XFP_BOX_TERMS 6
@@ -152,10 +152,11 @@ struct xfp_layer_root {
 };
 XFP_STATIC_ASSERT(sizeof(struct xfp_layer_root) == 8, "struct xfp_layer_root is ABI");
 
-enum { XFP_NODE_LEAF = 0, XFP_NODE_CUT = 1 };
+enum { XFP_NODE_LEAF = 0, XFP_NODE_CUT = 1, XFP_NODE_SPLIT = 2 };
 
-/* CUT: child = base + ((key.w[slot] >> shift) & mask). LEAF: candidates base .. base+count-1 of
- * xfp_cands, in arbitration order. */
+/* CUT: child = base + ((key.w[slot] >> shift) & mask) (an aligned multiway cut).
+ * SPLIT: child = base + (key.w[slot] >= mask_or_count) (a binary split at any point).
+ * LEAF: candidates base .. base+count-1 of xfp_cands, in arbitration order. */
 struct xfp_node {
   __u8 kind;
   __u8 slot;
