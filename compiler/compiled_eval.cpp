@@ -85,6 +85,9 @@ xfp_result evaluate(const CompiledPolicy& p,
       r.filter = fi;
     }
     doneRank = f.rank;
+    if ((leaf._pad & XFP_LEAF_HAS_CALLOUT) == 0 && (r.rights & kRightActionWrite) == 0) {
+      break;  // nothing after a hard decision can change it when no callout may veto
+    }
   }
   if (r.verdict == XFP_VERDICT_NO_MATCH && any) {
     r.verdict = XFP_VERDICT_NONE;

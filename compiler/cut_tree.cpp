@@ -276,6 +276,12 @@ class Builder {
     xfp_node& n = nodes_[nodeIndex];
     n.kind = XFP_NODE_LEAF;
     n.mask_or_count = static_cast<uint32_t>(kept.size());
+    n._pad = 0;
+    for (uint32_t c : kept) {
+      if (cands_[c].kind == CandKind::Callout) {
+        n._pad |= XFP_LEAF_HAS_CALLOUT;  // a hard decision may still be vetoed: walk it all
+      }
+    }
     auto [it, inserted] = shared_.try_emplace(kept, static_cast<uint32_t>(leafLists_.size()));
     if (inserted) {
       leafLists_.insert(leafLists_.end(), kept.begin(), kept.end());

@@ -77,8 +77,8 @@ XFP_STATIC_ASSERT(sizeof(struct xfp_parse_counters) == 96, "struct xfp_parse_cou
  * can test. Each layer's filters are compiled into a cut tree over those words whose leaves list
  * candidate boxes in arbitration order; a box is a conjunction of word tests, and a filter is the
  * union of its boxes. Every map below except the counters is double-buffered by halves: entries
- * [0, CAP) are generation half 0, [CAP, 2*CAP) half 1, and xfp_gen says which half is live. All
- * indices stored inside a half are relative to that half. */
+ * [0, CAP) are generation half 0, [CAP, 2*CAP) half 1; xfp_gen says which half is live and
+ * xfp_halves where each starts. All indices stored inside a half are relative to that half. */
 
 /* Slots of struct xfp_key.w. Multi-word values are most significant word first, so comparing
  * words in order compares the value. IPv4 addresses use the first word of their slot group. */
@@ -127,7 +127,7 @@ enum {
 };
 
 /* Default capacities of one generation half (the loader may size the maps differently; the
- * offsets of the live half are in struct xfp_gen). */
+ * offsets of each half are in xfp_halves). */
 #define XFP_NODE_CAP (1u << 20)
 #define XFP_CAND_CAP (1u << 20)
 #define XFP_BOX_CAP (1u << 17)
@@ -154,6 +154,9 @@ XFP_STATIC_ASSERT(sizeof(struct xfp_layer_root) == 8, "struct xfp_layer_root is 
 
 enum { XFP_NODE_LEAF = 0, XFP_NODE_CUT = 1, XFP_NODE_SPLIT = 2 };
 
+/* struct xfp_node._pad of a LEAF */
+enum { XFP_LEAF_HAS_CALLOUT = 1u << 0 };
+
 /* CUT: child = base + ((key.w[slot] >> shift) & mask) (an aligned multiway cut).
  * SPLIT: child = base + (key.w[slot] >= mask_or_count) (a binary split at any point).
  * LEAF: candidates base .. base+count-1 of xfp_cands, in arbitration order. */
@@ -164,8 +167,16 @@ struct xfp_node {
   __u8 _pad;
   __u32 mask_or_count;
   __u32 base;
+  __u32 _pad2; /* array maps store values in 8-byte strides; mmap writers rely on it */
 };
-XFP_STATIC_ASSERT(sizeof(struct xfp_node) == 12, "struct xfp_node is ABI");
+XFP_STATIC_ASSERT(sizeof(struct xfp_node) == 16, "struct xfp_node is ABI");
+
+/* A leaf entry (8 bytes: array maps store values in 8-byte strides). */
+struct xfp_cand {
+  __u32 box;
+  __u32 _pad;
+};
+XFP_STATIC_ASSERT(sizeof(struct xfp_cand) == 8, "struct xfp_cand is ABI");
 
 enum {
   XFP_TERM_RANGE = 0, /* a <= w[slot] <= b */
@@ -188,8 +199,9 @@ struct xfp_box {
   __u32 next;   /* continuation box index, XFP_NONE if none */
   __u32 nterms;
   struct xfp_term term[XFP_BOX_TERMS];
+  __u32 _pad; /* 8-byte stride */
 };
-XFP_STATIC_ASSERT(sizeof(struct xfp_box) == 84, "struct xfp_box is ABI");
+XFP_STATIC_ASSERT(sizeof(struct xfp_box) == 88, "struct xfp_box is ABI");
 
 /* struct xfp_filter.action */
 enum {
@@ -218,17 +230,25 @@ struct xfp_filter {
 };
 XFP_STATIC_ASSERT(sizeof(struct xfp_filter) == 24, "struct xfp_filter is ABI");
 
-/* xfp_gen[0]: which half is live and where it starts in each double-buffered map. */
+/* xfp_gen[0]: the policy generation. Its low bit is the live half, so one 64-bit load gives a
+ * packet both the half to read and the tag for flow-cache entries (a torn read of two fields
+ * could pair a new tag with the old half). Generation 0 means nothing committed yet. */
 struct xfp_gen {
-  __u32 active;     /* live half: 0 or 1 */
-  __u32 layer_off;  /* first xfp_layers entry of the live half */
+  __u64 generation;
+};
+XFP_STATIC_ASSERT(sizeof(struct xfp_gen) == 8, "struct xfp_gen is ABI");
+
+/* xfp_halves[half]: where each generation half starts in the double-buffered maps (written once
+ * by the loader). */
+struct xfp_half {
+  __u32 layer_off;
   __u32 node_off;
   __u32 cand_off;
   __u32 box_off;
   __u32 filter_off;
-  __u64 generation; /* bumped by every commit; tags flow-cache entries */
+  __u32 _pad;
 };
-XFP_STATIC_ASSERT(sizeof(struct xfp_gen) == 32, "struct xfp_gen is ABI");
+XFP_STATIC_ASSERT(sizeof(struct xfp_half) == 24, "struct xfp_half is ABI");
 
 /* Per-filter hit counters (per-CPU): the filter that decided the layer's verdict. */
 struct xfp_counter {
@@ -261,21 +281,36 @@ struct xfp_layer_stats {
 };
 XFP_STATIC_ASSERT(sizeof(struct xfp_layer_stats) == 48, "struct xfp_layer_stats is ABI");
 
-/* The flow cache: a per-CPU direct-mapped array indexed by a hash of the flow key. It holds the
- * combined IP-packet + transport verdict of a flow for one policy generation. */
-#define XFP_FLOW_CACHE_SIZE (1u << 16)
+/* Callout liveness (xfp_callouts, key = FWPS callout id): non-zero while the callout runtime
+ * can take punted packets for that callout; zero makes XFP_ACT_CALLOUT filters use their
+ * unregistered fallback (wfp-model.md §4.5): fail closed when xfpd is gone. */
+#define XFP_CALLOUT_CAP 4096
 
-struct xfp_flow_key {
-  __u32 w[13]; /* XFP_SLOT_PRESENT .. XFP_SLOT_FLAGS, plus the direction */
+/* Per-CPU scratch of one packet: the key, and each layer's result (read back by tests). */
+struct xfp_scratch {
+  struct xfp_key key;
+  __u32 evaluated;                        /* bit per layer slot classified for this packet */
+  __u32 final_verdict;                    /* XFP_VERDICT_* applied to the packet */
+  struct xfp_result res[XFP_LS_COUNT];    /* per layer slot */
 };
+XFP_STATIC_ASSERT(sizeof(struct xfp_scratch) == 96 + 8 + 16 * XFP_LS_COUNT,
+                  "struct xfp_scratch is ABI");
+
+/* The flow cache: a per-CPU direct-mapped array indexed by a hash of the flow key. It holds the
+ * combined IP-packet + transport result of a flow under one policy generation. Those layers only
+ * read key words 0..XFP_SLOT_FLAGS, so the words plus "transport classified" and the hook are a
+ * complete key (docs/compiler.md, "Flow cache"). */
+#define XFP_FLOW_CACHE_SIZE (1u << 16)
+#define XFP_FLOW_WORDS 16 /* key words 0..14, then (first layer slot | transport << 8) */
 
 struct xfp_flow_entry {
-  struct xfp_flow_key key;
-  __u32 verdict;     /* XFP_VERDICT_PERMIT or XFP_VERDICT_BLOCK (final for the packet) */
-  __u64 generation;  /* xfp_gen.generation it was computed under */
-  __u32 counter[2];  /* deciding filters' counters (IP layer, transport layer); ~0u = none */
-  __u32 ls[2];       /* layer slots, for the verdict statistics */
+  __u32 w[XFP_FLOW_WORDS];
+  __u64 generation;      /* xfp_gen.generation it was computed under; 0 = empty */
+  __u32 verdict;         /* final XFP_VERDICT_* for the packet */
+  __u32 layers;          /* layers recorded below (1 or 2) */
+  __u32 ls[2];           /* layer slots */
+  struct xfp_result res[2];
 };
-XFP_STATIC_ASSERT(sizeof(struct xfp_flow_entry) == 80, "struct xfp_flow_entry is ABI");
+XFP_STATIC_ASSERT(sizeof(struct xfp_flow_entry) == 120, "struct xfp_flow_entry is ABI");
 
 #endif /* XFP_ABI_H */

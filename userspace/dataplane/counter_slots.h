@@ -1,0 +1,32 @@
+// CounterSlots: which xfp_counters slot counts each filter. A filter keeps its slot across
+// policy generations (so its hits survive recompiles) and loses it when it leaves the policy;
+// a freed slot is zeroed before reuse, only after no packet can still count into it.
+#pragma once
+
+#include <cstdint>
+#include <unordered_map>
+#include <vector>
+
+namespace xfp::dataplane {
+
+class CounterSlots {
+ public:
+  explicit CounterSlots(uint32_t capacity) : capacity_(capacity) {}
+
+  // The slot of `filterId`, allocating one if needed; UINT32_MAX when all are taken.
+  uint32_t slotFor(uint64_t filterId);
+  // Looks up without allocating; UINT32_MAX if none.
+  [[nodiscard]] uint32_t find(uint64_t filterId) const;
+  // Releases the slots of filters not in `live`; returns them (the caller zeroes them).
+  std::vector<uint32_t> retainOnly(const std::vector<uint64_t>& live);
+  // Makes released (and zeroed) slots available again.
+  void recycle(const std::vector<uint32_t>& slots);
+
+ private:
+  uint32_t capacity_;
+  uint32_t next_ = 0;
+  std::unordered_map<uint64_t, uint32_t> byFilter_;
+  std::vector<uint32_t> free_;
+};
+
+}  // namespace xfp::dataplane
