@@ -97,14 +97,16 @@ static __always_inline __u32 xfp_enforce(const struct xfp_pkt* pkt,
   const __u32 tr_ls = base + (v6 ? 4 : 3);
   const int transport = (pkt->flags & XFP_PKT_F_LATER_FRAGMENT) == 0;
 
-  /* Flow cache lookup. */
+  /* Flow cache lookup (unless switched off). */
+  const struct xfp_cfg* cfg = bpf_map_lookup_elem(&xfp_cfg, &zero);
+  const int use_cache = !cfg || !(cfg->flags & XFP_CFG_NO_FLOW_CACHE);
   __u32 fw[XFP_FLOW_WORDS];
   for (int i = 0; i < XFP_FLOW_WORDS - 1; i++) {
     fw[i] = sc->key.w[i];
   }
   fw[XFP_FLOW_WORDS - 1] = base | ((__u32)transport << 8);
   __u32 h = xfp_flow_hash(fw);
-  struct xfp_flow_entry* e = bpf_map_lookup_elem(&xfp_flows, &h);
+  struct xfp_flow_entry* e = use_cache ? bpf_map_lookup_elem(&xfp_flows, &h) : 0;
   if (e && e->generation == generation && generation != 0) {
     int same = 1;
     for (int i = 0; i < XFP_FLOW_WORDS; i++) {

@@ -24,6 +24,14 @@ struct {
   __type(value, struct xfp_gen);
 } xfp_gen SEC(".maps");
 
+/* key 0 -> run-time switches (XFP_CFG_*) */
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct xfp_cfg);
+} xfp_cfg SEC(".maps");
+
 /* half (0/1) -> where that generation half starts in the double-buffered maps */
 struct {
   __uint(type, BPF_MAP_TYPE_ARRAY);

@@ -37,7 +37,7 @@ constexpr const char* kShared[] = {"xfp_gen",
                                    "xfp_filters",
                                    "xfp_counters",
                                    "xfp_callouts",
-                                   "xfp_verdicts"};
+                                   "xfp_verdicts", "xfp_cfg"};
 
 }  // namespace
 
@@ -338,6 +338,16 @@ BpfResult<void> FastPath::setCalloutLive(uint32_t calloutId, bool live) {
   }
   // Same half, new tag: cached verdicts computed under the old liveness are not served again.
   std::atomic_ref<__u64>(impl_->gen[0].generation).fetch_add(2, std::memory_order_acq_rel);
+  return {};
+}
+
+BpfResult<void> FastPath::setFlowCache(bool enabled) {
+  const uint32_t key = 0;
+  xfp_cfg cfg{enabled ? 0u : static_cast<uint32_t>(XFP_CFG_NO_FLOW_CACHE), 0};
+  if (int err = bpf_map_update_elem(bpf_map__fd(impl_->xdp->maps.xfp_cfg), &key, &cfg, BPF_ANY);
+      err != 0) {
+    return bpfFailure(err, "write xfp_cfg");
+  }
   return {};
 }
 

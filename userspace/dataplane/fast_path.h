@@ -75,6 +75,9 @@ class FastPath {
   // the generation so no flow-cache entry outlives the change.
   [[nodiscard]] BpfResult<void> setCalloutLive(uint32_t calloutId, bool live);
 
+  // Switches the flow cache on (default) or off (every packet walks the compiled trees).
+  [[nodiscard]] BpfResult<void> setFlowCache(bool enabled);
+
   [[nodiscard]] int xdpProgFd() const;
   [[nodiscard]] int tcProgFd() const;
   [[nodiscard]] int mapFd(const char* name) const;  // e.g. "xfp_scratch" (of the XDP object)

@@ -281,6 +281,16 @@ struct xfp_layer_stats {
 };
 XFP_STATIC_ASSERT(sizeof(struct xfp_layer_stats) == 48, "struct xfp_layer_stats is ABI");
 
+/* xfp_cfg[0]: run-time switches of the fast path. */
+enum {
+  XFP_CFG_NO_FLOW_CACHE = 1u << 0, /* classify every packet (benchmarks of the cold path) */
+};
+struct xfp_cfg {
+  __u32 flags;
+  __u32 _pad;
+};
+XFP_STATIC_ASSERT(sizeof(struct xfp_cfg) == 8, "struct xfp_cfg is ABI");
+
 /* Callout liveness (xfp_callouts, key = FWPS callout id): non-zero while the callout runtime
  * can take punted packets for that callout; zero makes XFP_ACT_CALLOUT filters use their
  * unregistered fallback (wfp-model.md §4.5): fail closed when xfpd is gone. */
