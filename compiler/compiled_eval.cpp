@@ -1,5 +1,7 @@
 #include "compiler/compiled_eval.h"
 
+#include <array>
+
 namespace xfp::compiler {
 namespace {
 
@@ -22,31 +24,53 @@ bool boxMatches(const CompiledPolicy& p, uint32_t index, const xfp_key& key) {
 
 }  // namespace
 
-xfp_result evaluate(const CompiledPolicy& p,
-                    int ls,
-                    const xfp_key& key,
+xfp_result evaluate(const CompiledPolicy& p, int ls, const xfp_key& key,
                     const RegisteredFn& registered) {
   xfp_result r{XFP_VERDICT_NO_MATCH, XFP_NONE, kRightActionWrite, 0};
   const xfp_layer_root& root = p.layers.at(ls);
   if ((root.flags & XFP_LAYER_ACTIVE) == 0) {
     return r;
   }
-  uint32_t n = root.root;
-  for (int depth = 0; depth < XFP_MAX_DEPTH; ++depth) {
-    const xfp_node& node = p.nodes.at(n);
-    if (node.kind == XFP_NODE_LEAF) {
-      break;
+  // Walk every tree to its leaf.
+  struct List {
+    uint32_t base = 0;
+    uint32_t count = 0;
+    uint32_t pos = 0;
+  };
+  std::array<List, XFP_MAX_TREES> lists{};
+  bool hasCallout = false;
+  for (uint32_t t = 0; t < root.trees && t < XFP_MAX_TREES; ++t) {
+    uint32_t n = root.root[t];
+    for (int depth = 0; depth < XFP_MAX_DEPTH; ++depth) {
+      const xfp_node& node = p.nodes.at(n);
+      if (node.kind == XFP_NODE_LEAF) {
+        break;
+      }
+      const uint32_t w = key.w[node.slot % XFP_SLOT_COUNT];
+      n = node.base + (node.kind == XFP_NODE_SPLIT ? (w >= node.mask_or_count ? 1u : 0u)
+                                                   : ((w >> node.shift) & node.mask_or_count));
     }
-    const uint32_t w = key.w[node.slot % XFP_SLOT_COUNT];
-    n = node.base + (node.kind == XFP_NODE_SPLIT ? (w >= node.mask_or_count ? 1u : 0u)
-                                                 : ((w >> node.shift) & node.mask_or_count));
+    const xfp_node& leaf = p.nodes.at(n);
+    lists[t] = List{leaf.base, leaf.mask_or_count, 0};
+    hasCallout = hasCallout || (leaf._pad & XFP_LEAF_HAS_CALLOUT) != 0;
   }
-  const xfp_node& leaf = p.nodes.at(n);
+  // Candidates of all leaves, merged in arbitration order (= box index order).
   bool any = false;
   uint32_t doneRank = XFP_NONE;
   uint32_t lastFilter = XFP_NONE;
-  for (uint32_t i = 0; i < leaf.mask_or_count && i < XFP_LEAF_MAX; ++i) {
-    const uint32_t boxIndex = p.cands.at(leaf.base + i);
+  for (uint32_t step = 0; step < XFP_MAX_TREES * XFP_LEAF_MAX; ++step) {
+    uint32_t boxIndex = XFP_NONE;
+    List* from = nullptr;
+    for (List& l : lists) {
+      if (l.pos < l.count && p.cands.at(l.base + l.pos) < boxIndex) {
+        boxIndex = p.cands.at(l.base + l.pos);
+        from = &l;
+      }
+    }
+    if (from == nullptr) {
+      break;
+    }
+    ++from->pos;
     const uint32_t fi = p.boxes.at(boxIndex).filter;
     if (fi == lastFilter) {
       continue;  // an earlier box of this filter matched
@@ -85,7 +109,7 @@ xfp_result evaluate(const CompiledPolicy& p,
       r.filter = fi;
     }
     doneRank = f.rank;
-    if ((leaf._pad & XFP_LEAF_HAS_CALLOUT) == 0 && (r.rights & kRightActionWrite) == 0) {
+    if (!hasCallout && (r.rights & kRightActionWrite) == 0) {
       break;  // nothing after a hard decision can change it when no callout may veto
     }
   }

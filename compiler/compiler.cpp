@@ -138,9 +138,9 @@ Result<CompiledPolicy> compile(const Policy& policy, const CompileOptions& optio
       continue;  // the layer stays inactive: NONE_NO_MATCH
     }
     const auto listStart = out.cands.size();
-    auto root = buildCutTree(cands, options.tree, out.nodes, out.cands, stats);
-    if (!root) {
-      return tl::unexpected(Error(root.error()).within(layer.fullName()));
+    auto roots = buildLayerTrees(cands, options.tree, out.nodes, out.cands, stats);
+    if (!roots) {
+      return tl::unexpected(Error(roots.error()).within(layer.fullName()));
     }
     for (size_t i = listStart; i < out.cands.size(); ++i) {
       out.cands[i] = headOf[out.cands[i]];
@@ -149,7 +149,13 @@ Result<CompiledPolicy> compile(const Policy& policy, const CompileOptions& optio
       return fail(status::kOutOfBounds,
                   fmt::format("more than {} leaf entries in the fast path", XFP_CAND_CAP));
     }
-    out.layers[ls] = xfp_layer_root{*root, XFP_LAYER_ACTIVE};
+    xfp_layer_root lr{};
+    for (size_t t = 0; t < roots->size(); ++t) {
+      lr.root[t] = (*roots)[t];
+    }
+    lr.trees = static_cast<uint32_t>(roots->size());
+    lr.flags = XFP_LAYER_ACTIVE;
+    out.layers[ls] = lr;
   }
   return out;
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <bit>
+#include <iterator>
 #include <map>
 
 #include <fmt/format.h>
@@ -66,8 +67,17 @@ class Builder {
           const TreeParams& params,
           std::vector<xfp_node>& nodes,
           std::vector<uint32_t>& leafLists,
-          LayerStats& stats)
-      : cands_(cands), params_(params), nodes_(nodes), leafLists_(leafLists), stats_(stats) {}
+          LayerStats& stats,
+          uint64_t budget)
+      : cands_(cands),
+        params_(params),
+        nodes_(nodes),
+        leafLists_(leafLists),
+        stats_(stats),
+        budgetEnd_(nodes.size() + leafLists.size() + budget) {}
+
+  // Set when the tree outgrew its budget (the build then fails with kOutOfBounds).
+  [[nodiscard]] bool overBudget() const { return overBudget_; }
 
   Result<void> build(uint32_t nodeIndex,
                      const Region& region,
@@ -83,6 +93,10 @@ class Builder {
       // Nothing separates, or the best split barely helps and the leaf is within the
       // unrolled walk: more nodes would cost more than the leaf scan they save.
       return leaf(nodeIndex, kept);
+    }
+    if (nodes_.size() + leafLists_.size() + 2 > budgetEnd_) {
+      overBudget_ = true;
+      return fail(status::kOutOfBounds, "the tree outgrew its budget");
     }
     if (nodes_.size() + 2 > XFP_NODE_CAP) {
       return fail(status::kOutOfBounds,
@@ -297,27 +311,131 @@ class Builder {
   std::vector<uint32_t>& leafLists_;
   LayerStats& stats_;
   std::map<std::vector<uint32_t>, uint32_t> shared_;  // identical leaf lists are stored once
+  uint64_t budgetEnd_;
+  bool overBudget_ = false;
 };
+
+// The key words whose width decides how a candidate separates: remote/local address (first
+// word), ports, protocol. A word is "wild" for a box when the box leaves at least half of it
+// open.
+constexpr std::array<uint8_t, 5> kWildSlots = {XFP_SLOT_RADDR, XFP_SLOT_LADDR, XFP_SLOT_RPORT,
+                                               XFP_SLOT_LPORT, XFP_SLOT_PROTO};
+
+uint32_t wildness(const Box& box) {
+  uint32_t sig = 0;
+  for (size_t i = 0; i < kWildSlots.size(); ++i) {
+    const uint32_t full = kWildSlots[i] == XFP_SLOT_RPORT || kWildSlots[i] == XFP_SLOT_LPORT
+                              ? 0xFFFFu
+                              : (kWildSlots[i] == XFP_SLOT_PROTO ? 0xFFu : 0xFFFFFFFFu);
+    uint64_t width = uint64_t{full} + 1;
+    for (const Term& t : box) {
+      if (t.slot == kWildSlots[i] && t.op == XFP_TERM_RANGE) {
+        width = std::min<uint64_t>(width, uint64_t{t.b} - t.a + 1);
+      }
+    }
+    if (width * 2 > uint64_t{full} + 1) {
+      sig |= 1u << i;
+    }
+  }
+  return sig;
+}
+
+// Groups candidates by wildness and merges the groups down to XFP_MAX_TREES (the smallest into
+// the one with the nearest signature). Each group keeps arbitration order.
+std::vector<std::vector<uint32_t>> partition(const std::vector<TreeCandidate>& cands) {
+  std::map<uint32_t, std::vector<uint32_t>> bySig;
+  for (uint32_t i = 0; i < cands.size(); ++i) {
+    bySig[wildness(*cands[i].box)].push_back(i);
+  }
+  std::vector<std::pair<uint32_t, std::vector<uint32_t>>> groups(bySig.begin(), bySig.end());
+  while (groups.size() > XFP_MAX_TREES) {
+    auto smallest = std::min_element(groups.begin(), groups.end(), [](const auto& a, const auto& b) {
+      return a.second.size() < b.second.size();
+    });
+    const uint32_t sig = smallest->first;
+    std::vector<uint32_t> moved = std::move(smallest->second);
+    groups.erase(smallest);
+    auto target = std::min_element(groups.begin(), groups.end(), [&](const auto& a, const auto& b) {
+      const int da = std::popcount(a.first ^ sig);
+      const int db = std::popcount(b.first ^ sig);
+      return da != db ? da < db : a.second.size() > b.second.size();
+    });
+    std::vector<uint32_t> merged;
+    std::merge(target->second.begin(), target->second.end(), moved.begin(), moved.end(),
+               std::back_inserter(merged));
+    target->second = std::move(merged);
+  }
+  std::vector<std::vector<uint32_t>> out;
+  for (auto& [sig, members] : groups) {
+    out.push_back(std::move(members));
+  }
+  return out;
+}
+
+
+// One tree over `members` (indices into cands); rolls back `nodes`/`leafLists` on failure.
+Result<uint32_t> buildOne(const std::vector<TreeCandidate>& cands,
+                          const std::vector<uint32_t>& members,
+                          const TreeParams& params,
+                          uint64_t budget,
+                          std::vector<xfp_node>& nodes,
+                          std::vector<uint32_t>& leafLists,
+                          LayerStats& stats,
+                          bool* overBudget) {
+  const size_t nodes0 = nodes.size();
+  const size_t lists0 = leafLists.size();
+  const LayerStats stats0 = stats;
+  const auto root = static_cast<uint32_t>(nodes.size());
+  nodes.emplace_back();
+  Builder b(cands, params, nodes, leafLists, stats, budget);
+  if (auto r = b.build(root, Region{}, members, 0); !r) {
+    nodes.resize(nodes0);
+    leafLists.resize(lists0);
+    stats = stats0;
+    *overBudget = b.overBudget();
+    return tl::unexpected(r.error());
+  }
+  return root;
+}
 
 }  // namespace
 
-Result<uint32_t> buildCutTree(const std::vector<TreeCandidate>& cands,
-                              const TreeParams& params,
-                              std::vector<xfp_node>& nodes,
-                              std::vector<uint32_t>& leafLists,
-                              LayerStats& stats) {
-  const auto root = static_cast<uint32_t>(nodes.size());
-  nodes.emplace_back();
+Result<std::vector<uint32_t>> buildLayerTrees(const std::vector<TreeCandidate>& cands,
+                                              const TreeParams& params,
+                                              std::vector<xfp_node>& nodes,
+                                              std::vector<uint32_t>& leafLists,
+                                              LayerStats& stats) {
+  const size_t nodes0 = nodes.size();
+  const uint64_t budget = 4096 + uint64_t{params.budgetPerCandidate} * cands.size();
   std::vector<uint32_t> all(cands.size());
   for (uint32_t i = 0; i < all.size(); ++i) {
     all[i] = i;
   }
-  Builder b(cands, params, nodes, leafLists, stats);
-  if (auto r = b.build(root, Region{}, all, 0); !r) {
-    return tl::unexpected(r.error());
+  bool overBudget = false;
+  auto single = buildOne(cands, all, params, budget, nodes, leafLists, stats, &overBudget);
+  if (single) {
+    stats.nodes = static_cast<uint32_t>(nodes.size() - nodes0);
+    stats.trees = 1;
+    return std::vector<uint32_t>{*single};
   }
-  stats.nodes = static_cast<uint32_t>(nodes.size() - root);
-  return root;
+  if (!overBudget) {
+    return tl::unexpected(single.error());
+  }
+  // One tree replicates too much: one tree per group of similar wildcard shape.
+  std::vector<uint32_t> roots;
+  for (const std::vector<uint32_t>& group : partition(cands)) {
+    const uint64_t groupBudget = 4096 + 4ull * params.budgetPerCandidate * group.size();
+    auto root =
+        buildOne(cands, group, params, groupBudget, nodes, leafLists, stats, &overBudget);
+    if (!root) {
+      return tl::unexpected(Error(root.error()).within(
+          fmt::format("tree {} of {} candidates", roots.size(), group.size())));
+    }
+    roots.push_back(*root);
+  }
+  stats.nodes = static_cast<uint32_t>(nodes.size() - nodes0);
+  stats.trees = static_cast<uint32_t>(roots.size());
+  return roots;
 }
 
 }  // namespace xfp::compiler

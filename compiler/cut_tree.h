@@ -30,18 +30,20 @@ struct TreeCandidate {
 };
 
 struct TreeParams {
-  uint32_t leafSize = 8;     // stop cutting at this many candidates
-  uint32_t spaceFactor = 4;  // children may hold at most this many times the parent's candidates
-  uint32_t maxCutBits = 8;   // at most 2^8 children per cut
+  uint32_t leafSize = 8;  // stop splitting at this many candidates
+  // A tree may use at most this many nodes + leaf entries per candidate (plus a floor) before
+  // the layer is split into groups with one tree each.
+  uint32_t budgetPerCandidate = 24;
 };
 
-// Appends the tree to `nodes` (root first) and leaf lists to `leafLists` (indices into
-// `cands`). Fails when a leaf cannot be brought within XFP_LEAF_MAX or the tree outgrows
-// XFP_NODE_CAP.
-Result<uint32_t> buildCutTree(const std::vector<TreeCandidate>& cands,
-                              const TreeParams& params,
-                              std::vector<xfp_node>& nodes,
-                              std::vector<uint32_t>& leafLists,
-                              LayerStats& stats);
+// Builds the trees of one layer: one tree, or -- when one tree would outgrow its budget -- up to
+// XFP_MAX_TREES trees over groups of candidates with similar wildcard fields. Appends nodes and
+// leaf lists (indices into `cands`); returns the roots. Fails when even the groups outgrow the
+// map capacities.
+Result<std::vector<uint32_t>> buildLayerTrees(const std::vector<TreeCandidate>& cands,
+                                              const TreeParams& params,
+                                              std::vector<xfp_node>& nodes,
+                                              std::vector<uint32_t>& leafLists,
+                                              LayerStats& stats);
 
 }  // namespace xfp::compiler

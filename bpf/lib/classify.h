@@ -1,12 +1,14 @@
-/* Classification of one layer against the compiled policy: walk the layer's cut tree to a leaf,
- * then evaluate the leaf's candidate boxes in arbitration order with WFP's rights rules
- * (wfp-model.md §4.8 for static filters; callouts punt or fall back per §4.5). The C++ twin is
- * compiler/compiled_eval.cpp; the two must stay line-for-line equivalent.
+/* Classification of one layer against the compiled policy: walk each of the layer's trees to a
+ * leaf, then evaluate the leaves' candidate boxes merged in arbitration order (box index order)
+ * with WFP's rights rules (wfp-model.md §4.8 for static filters; callouts punt, or fall back per
+ * §4.5 when the callout runtime is gone). The C++ twin is compiler/compiled_eval.cpp; the two
+ * must stay equivalent.
  *
- * Verifier notes: xfp_classify_layer() is a global function, verified once however many layers
- * call it; the tree walk has a constant bound (XFP_MAX_DEPTH) and the leaf's candidates are
- * walked with bpf_loop(), whose callback is verified once. Every map index is checked by the
- * lookup itself (a NULL result fails closed: BLOCK). */
+ * Verifier notes: xfp_classify_layer() and xfp_box_matches() are global functions, each
+ * verified once however many callers they have. The candidates are walked with bpf_loop(); the
+ * walk state lives in the per-CPU map xfp_walk, not on the stack, so the verifier sees its
+ * fields as unknown scalars and converges on the callback at once. Every map index is checked by
+ * the lookup itself; a NULL result fails closed (BLOCK). */
 #ifndef XFP_BPF_CLASSIFY_H
 #define XFP_BPF_CLASSIFY_H
 
@@ -21,30 +23,16 @@
 
 #define XFP_RIGHT_ACTION_WRITE 1u
 
-/* State of one leaf evaluation. */
-struct xfp_leaf_state {
-  const struct xfp_key* key;
-  const struct xfp_half* gen;
-  __u32 base; /* first leaf entry (relative) */
-  __u32 count;
-  __u32 verdict;
-  __u32 filter;
-  __u32 rights;
-  __u32 any;
-  __u32 done_rank;
-  __u32 last_filter;
-  __u32 failed;         /* a lookup failed: fail closed */
-  __u32 stop_when_hard; /* the leaf holds no callout: a hard decision ends the walk */
-};
-
-static __always_inline int xfp_box_matches(const struct xfp_half* gen,
-                                           __u32 index,
-                                           const struct xfp_key* key) {
+/* 1 if the key satisfies box `index` (and its continuations), 0 if not, -1 on a failed lookup. */
+__noinline int xfp_box_matches(const struct xfp_key* key, __u32 box_off, __u32 index) {
+  if (!key) {
+    return -1;
+  }
   for (int hop = 0; hop < XFP_BOX_CHAIN; hop++) {
     if (index == XFP_NONE) {
       return 1;
     }
-    __u32 bi = gen->box_off + index;
+    __u32 bi = box_off + index;
     const struct xfp_box* box = bpf_map_lookup_elem(&xfp_boxes, &bi);
     if (!box) {
       return -1;
@@ -72,17 +60,28 @@ static __always_inline int xfp_box_matches(const struct xfp_half* gen,
   return 1;
 }
 
-/* One candidate: returns 1 to stop the walk (a punt, or a lookup failure). */
-static __always_inline int xfp_leaf_step(__u32 i, struct xfp_leaf_state* st) {
-  const struct xfp_half* gen = st->gen;
-  __u32 ci = gen->cand_off + st->base + i;
+/* Loads the head of leaf list t (XFP_NONE once it is done); 0, or -1 on a lookup failure. */
+static __always_inline int xfp_load_head(struct xfp_walk* st, __u32 t) {
+  if (t >= XFP_MAX_TREES) {
+    return -1;
+  }
+  if (st->pos[t] >= st->count[t]) {
+    st->head[t] = XFP_NONE;
+    return 0;
+  }
+  __u32 ci = st->cand_off + st->base[t] + st->pos[t];
   const struct xfp_cand* cand = bpf_map_lookup_elem(&xfp_cands, &ci);
   if (!cand) {
-    st->failed = 1;
-    return 1;
+    return -1;
   }
-  __u32 box_index = cand->box;
-  __u32 bi = gen->box_off + box_index;
+  st->head[t] = cand->box;
+  return 0;
+}
+
+/* One candidate box: returns 1 to stop the walk (a punt, a hard decision, or a failure). */
+static __always_inline int xfp_leaf_step(__u32 box_index, struct xfp_walk* st,
+                                         const struct xfp_key* key) {
+  __u32 bi = st->box_off + box_index;
   const struct xfp_box* box = bpf_map_lookup_elem(&xfp_boxes, &bi);
   if (!box) {
     st->failed = 1;
@@ -92,7 +91,7 @@ static __always_inline int xfp_leaf_step(__u32 i, struct xfp_leaf_state* st) {
   if (fi == st->last_filter) {
     return 0; /* an earlier box of this filter matched */
   }
-  __u32 fk = gen->filter_off + fi;
+  __u32 fk = st->filter_off + fi;
   const struct xfp_filter* f = bpf_map_lookup_elem(&xfp_filters, &fk);
   if (!f) {
     st->failed = 1;
@@ -101,7 +100,7 @@ static __always_inline int xfp_leaf_step(__u32 i, struct xfp_leaf_state* st) {
   if (f->rank == st->done_rank) {
     return 0;
   }
-  int m = xfp_box_matches(gen, box_index, st->key);
+  int m = xfp_box_matches(key, st->box_off, box_index);
   if (m < 0) {
     st->failed = 1;
     return 1;
@@ -143,95 +142,128 @@ static __always_inline int xfp_leaf_step(__u32 i, struct xfp_leaf_state* st) {
   return st->stop_when_hard && !(st->rights & XFP_RIGHT_ACTION_WRITE);
 }
 
+/* bpf_loop callback: takes the smallest head of the trees' leaf lists and evaluates it. */
 static long xfp_leaf_loop_cb(__u32 i, void* ctx) {
-  struct xfp_leaf_state* st = ctx;
-  if (i >= st->count) {
+  __u32 zero = 0;
+  struct xfp_walk* st = bpf_map_lookup_elem(&xfp_walk, &zero);
+  const struct xfp_scratch* sc = bpf_map_lookup_elem(&xfp_scratch, &zero);
+  (void)i;
+  (void)ctx;
+  if (!st || !sc) {
     return 1;
   }
-  return xfp_leaf_step(i, st);
+  __u32 best = XFP_NONE;
+  __u32 from = XFP_MAX_TREES;
+  for (__u32 t = 0; t < XFP_MAX_TREES; t++) {
+    if (st->head[t] < best) {
+      best = st->head[t];
+      from = t;
+    }
+  }
+  if (from >= XFP_MAX_TREES) {
+    return 1; /* every list is done */
+  }
+  st->pos[from]++;
+  if (xfp_load_head(st, from) < 0) {
+    st->failed = 1;
+    return 1;
+  }
+  return xfp_leaf_step(best, st, &sc->key);
 }
 
-/* Classifies the key at layer slot ls; writes the result to *out. Global (not static) so the
- * verifier checks it once; its pointer arguments may be NULL as far as it knows. */
+/* Classifies the key of this CPU's xfp_scratch at layer slot ls into *out. */
 __noinline int xfp_classify_layer(const struct xfp_key* key,
                                   const struct xfp_half* gen,
                                   __u32 ls,
                                   struct xfp_result* out) {
+  __u32 zero = 0;
   if (!out) {
     return -1;
   }
-  if (!key || !gen) {
-    out->verdict = XFP_VERDICT_BLOCK;
-    out->filter = XFP_NONE;
-    out->rights = 0;
-    return -1;
-  }
-  out->verdict = XFP_VERDICT_NO_MATCH;
-  out->filter = XFP_NONE;
-  out->rights = XFP_RIGHT_ACTION_WRITE;
-  __u32 li = gen->layer_off + ls;
-  const struct xfp_layer_root* root = bpf_map_lookup_elem(&xfp_layers, &li);
-  if (!root) {
-    goto fail;
-  }
-  if (!(root->flags & XFP_LAYER_ACTIVE)) {
-    return 0;
-  }
-  __u32 n = root->root;
-  const struct xfp_node* node = 0;
-  for (int d = 0; d < XFP_MAX_DEPTH; d++) {
-    __u32 ni = gen->node_off + n;
-    node = bpf_map_lookup_elem(&xfp_nodes, &ni);
-    if (!node) {
-      goto fail;
-    }
-    if (node->kind == XFP_NODE_LEAF) {
-      break;
-    }
-    __u32 slot = node->slot;
-    if (slot >= XFP_SLOT_COUNT) {
-      goto fail;
-    }
-    __u32 w = key->w[slot];
-    if (node->kind == XFP_NODE_SPLIT) {
-      n = node->base + (w >= node->mask_or_count ? 1 : 0);
-    } else {
-      n = node->base + ((w >> (node->shift & 31)) & node->mask_or_count);
-    }
-  }
-  if (!node || node->kind != XFP_NODE_LEAF) {
-    goto fail;
-  }
-  struct xfp_leaf_state st = {
-      .key = key,
-      .gen = gen,
-      .base = node->base,
-      .count = node->mask_or_count,
-      .verdict = XFP_VERDICT_NO_MATCH,
-      .filter = XFP_NONE,
-      .rights = XFP_RIGHT_ACTION_WRITE,
-      .done_rank = XFP_NONE,
-      .last_filter = XFP_NONE,
-      .stop_when_hard = !(node->_pad & XFP_LEAF_HAS_CALLOUT),
-  };
-  __u32 n_iter = st.count > XFP_LEAF_MAX ? XFP_LEAF_MAX : st.count;
-  bpf_loop(n_iter, xfp_leaf_loop_cb, &st, 0);
-  if (st.failed) {
-    goto fail;
-  }
-  if (st.verdict == XFP_VERDICT_NO_MATCH && st.any) {
-    st.verdict = XFP_VERDICT_NONE;
-  }
-  out->verdict = st.verdict;
-  out->filter = st.filter;
-  out->rights = st.rights;
-  return 0;
-fail:
-  /* Corrupt or missing compiled data: fail closed. */
   out->verdict = XFP_VERDICT_BLOCK;
   out->filter = XFP_NONE;
   out->rights = 0;
-  return -1;
+  struct xfp_walk* st = bpf_map_lookup_elem(&xfp_walk, &zero);
+  if (!key || !gen || !st) {
+    return -1;
+  }
+  __u32 li = gen->layer_off + ls;
+  const struct xfp_layer_root* root = bpf_map_lookup_elem(&xfp_layers, &li);
+  if (!root) {
+    return -1;
+  }
+  if (!(root->flags & XFP_LAYER_ACTIVE)) {
+    out->verdict = XFP_VERDICT_NO_MATCH;
+    out->rights = XFP_RIGHT_ACTION_WRITE;
+    return 0;
+  }
+  st->cand_off = gen->cand_off;
+  st->box_off = gen->box_off;
+  st->filter_off = gen->filter_off;
+  st->verdict = XFP_VERDICT_NO_MATCH;
+  st->filter = XFP_NONE;
+  st->rights = XFP_RIGHT_ACTION_WRITE;
+  st->any = 0;
+  st->done_rank = XFP_NONE;
+  st->last_filter = XFP_NONE;
+  st->failed = 0;
+  st->stop_when_hard = 1;
+  __u32 total = 0;
+  for (__u32 t = 0; t < XFP_MAX_TREES; t++) {
+    st->head[t] = XFP_NONE;
+    st->pos[t] = 0;
+    st->count[t] = 0;
+    if (t >= root->trees) {
+      continue;
+    }
+    /* Walk tree t to its leaf. */
+    __u32 n = root->root[t];
+    const struct xfp_node* node = 0;
+    for (int d = 0; d < XFP_MAX_DEPTH; d++) {
+      __u32 ni = gen->node_off + n;
+      node = bpf_map_lookup_elem(&xfp_nodes, &ni);
+      if (!node) {
+        return -1;
+      }
+      if (node->kind == XFP_NODE_LEAF) {
+        break;
+      }
+      __u32 slot = node->slot;
+      if (slot >= XFP_SLOT_COUNT) {
+        return -1;
+      }
+      __u32 w = key->w[slot];
+      if (node->kind == XFP_NODE_SPLIT) {
+        n = node->base + (w >= node->mask_or_count ? 1 : 0);
+      } else {
+        n = node->base + ((w >> (node->shift & 31)) & node->mask_or_count);
+      }
+    }
+    if (!node || node->kind != XFP_NODE_LEAF) {
+      return -1;
+    }
+    st->base[t] = node->base;
+    st->count[t] = node->mask_or_count;
+    total += node->mask_or_count;
+    if (node->_pad & XFP_LEAF_HAS_CALLOUT) {
+      st->stop_when_hard = 0;
+    }
+    if (xfp_load_head(st, t) < 0) {
+      return -1;
+    }
+  }
+  bpf_loop(total > XFP_MAX_TREES * XFP_LEAF_MAX ? XFP_MAX_TREES * XFP_LEAF_MAX : total,
+           xfp_leaf_loop_cb, 0, 0);
+  if (st->failed) {
+    return -1; /* corrupt or missing compiled data: BLOCK (fail closed) */
+  }
+  out->verdict = st->verdict;
+  if (st->verdict == XFP_VERDICT_NO_MATCH && st->any) {
+    out->verdict = XFP_VERDICT_NONE;
+  }
+  out->filter = st->filter;
+  out->rights = st->rights;
+  return 0;
 }
 
 #endif /* XFP_BPF_CLASSIFY_H */

@@ -117,6 +117,14 @@ struct {
   __type(value, struct xfp_scratch);
 } xfp_scratch SEC(".maps");
 
+/* key 0 -> this CPU's leaf-walk state (see struct xfp_walk) */
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct xfp_walk);
+} xfp_walk SEC(".maps");
+
 /* flow hash -> per-CPU cached verdict of the IP packet + transport layers */
 struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

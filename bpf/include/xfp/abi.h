@@ -146,11 +146,17 @@ enum {
   XFP_LAYER_ACTIVE = 1u << 0, /* the layer has filters: walk it (else NONE_NO_MATCH) */
 };
 
+/* A layer's filters may be split into up to XFP_MAX_TREES groups with one tree each (rules that
+ * are wildcards in different fields separate badly in one tree); a packet walks every tree and
+ * the leaves' candidates are merged in arbitration order. */
+#define XFP_MAX_TREES 4
+
 struct xfp_layer_root {
-  __u32 root;  /* node index of the tree root */
-  __u32 flags; /* XFP_LAYER_* */
+  __u32 root[XFP_MAX_TREES]; /* node index of each tree's root */
+  __u32 trees;               /* trees in use, 1..XFP_MAX_TREES */
+  __u32 flags;               /* XFP_LAYER_* */
 };
-XFP_STATIC_ASSERT(sizeof(struct xfp_layer_root) == 8, "struct xfp_layer_root is ABI");
+XFP_STATIC_ASSERT(sizeof(struct xfp_layer_root) == 24, "struct xfp_layer_root is ABI");
 
 enum { XFP_NODE_LEAF = 0, XFP_NODE_CUT = 1, XFP_NODE_SPLIT = 2 };
 
@@ -305,6 +311,28 @@ struct xfp_scratch {
 };
 XFP_STATIC_ASSERT(sizeof(struct xfp_scratch) == 96 + 8 + 16 * XFP_LS_COUNT,
                   "struct xfp_scratch is ABI");
+
+/* Per-CPU state of one leaf walk (xfp_walk, key 0). It lives in a map rather than on the stack
+ * so the verifier treats its fields as unknown scalars and checks the bpf_loop() callback once
+ * instead of once per combination of constants. */
+struct xfp_walk {
+  __u32 cand_off;
+  __u32 box_off;
+  __u32 filter_off;
+  __u32 base[XFP_MAX_TREES]; /* each tree's leaf: first entry (relative) */
+  __u32 count[XFP_MAX_TREES];
+  __u32 pos[XFP_MAX_TREES];
+  __u32 head[XFP_MAX_TREES]; /* box index at pos, XFP_NONE when that list is done */
+  __u32 verdict;
+  __u32 filter;
+  __u32 rights;
+  __u32 any;
+  __u32 done_rank;
+  __u32 last_filter;
+  __u32 failed;         /* a lookup failed: fail closed */
+  __u32 stop_when_hard; /* no leaf holds a callout: a hard decision ends the walk */
+};
+XFP_STATIC_ASSERT(sizeof(struct xfp_walk) == 108, "struct xfp_walk is ABI");
 
 /* The flow cache: a per-CPU direct-mapped array indexed by a hash of the flow key. It holds the
  * combined IP-packet + transport result of a flow under one policy generation. Those layers only
