@@ -79,7 +79,8 @@ static __always_inline int xfp_load_head(struct xfp_walk* st, __u32 t) {
 }
 
 /* One candidate box: returns 1 to stop the walk (a punt, a hard decision, or a failure). */
-static __always_inline int xfp_leaf_step(__u32 box_index, struct xfp_walk* st,
+static __always_inline int xfp_leaf_step(__u32 box_index,
+                                         struct xfp_walk* st,
                                          const struct xfp_key* key) {
   __u32 bi = st->box_off + box_index;
   const struct xfp_box* box = bpf_map_lookup_elem(&xfp_boxes, &bi);
@@ -253,7 +254,9 @@ __noinline int xfp_classify_layer(const struct xfp_key* key,
     }
   }
   bpf_loop(total > XFP_MAX_TREES * XFP_LEAF_MAX ? XFP_MAX_TREES * XFP_LEAF_MAX : total,
-           xfp_leaf_loop_cb, 0, 0);
+           xfp_leaf_loop_cb,
+           0,
+           0);
   if (st->failed) {
     return -1; /* corrupt or missing compiled data: BLOCK (fail closed) */
   }

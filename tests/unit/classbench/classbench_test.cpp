@@ -3,6 +3,8 @@
 // deciding filter, with the rule's action, and the reference classifier must agree on a sample.
 // The data is found through XFP_CLASSBENCH_DIR or ../shared/data/classbench; outside CI its
 // absence skips with a message, under CI=true it fails.
+#include "tests/harness/classbench.h"
+
 #include <filesystem>
 #include <random>
 
@@ -11,7 +13,6 @@
 #include "compiler/compiled_eval.h"
 #include "compiler/compiler.h"
 #include "compiler/fast_path_fields.h"
-#include "tests/harness/classbench.h"
 #include "tests/harness/test_env.h"
 #include "userspace/core/classifier.h"
 
@@ -63,8 +64,8 @@ TEST_P(ClassBench, EveryTracePacketGetsItsFirstMatchingRule) {
     const xfp_result r =
         compiler::evaluate(*compiled, XFP_LS_IN_TR4, fastpath::buildKey(pkt, meta));
     const uint64_t want = ids[static_cast<size_t>(p.expected)];
-    const uint64_t got = r.filter < compiled->filters.size() ? compiled->filters[r.filter].filter_id
-                                                             : 0;
+    const uint64_t got =
+        r.filter < compiled->filters.size() ? compiled->filters[r.filter].filter_id : 0;
     const uint32_t wantVerdict = p.expected % 2 == 0 ? XFP_VERDICT_BLOCK : XFP_VERDICT_PERMIT;
     ASSERT_EQ(got, want) << name << ": packet " << checked << " (" << p.src << " " << p.dst << " "
                          << p.sport << " " << p.dport << " " << int{p.proto} << ")";
@@ -82,9 +83,21 @@ TEST_P(ClassBench, EveryTracePacketGetsItsFirstMatchingRule) {
 
 INSTANTIATE_TEST_SUITE_P(WustlHs1,
                          ClassBench,
-                         testing::Values("acl1", "acl1_100", "acl1_1K", "acl1_5K", "acl1_10K", "fw1",
-                                         "fw1_100", "fw1_1K", "fw1_5K", "fw1_10K", "ipc1",
-                                         "ipc1_100", "ipc1_1K", "ipc1_5K", "ipc1_10K"));
+                         testing::Values("acl1",
+                                         "acl1_100",
+                                         "acl1_1K",
+                                         "acl1_5K",
+                                         "acl1_10K",
+                                         "fw1",
+                                         "fw1_100",
+                                         "fw1_1K",
+                                         "fw1_5K",
+                                         "fw1_10K",
+                                         "ipc1",
+                                         "ipc1_100",
+                                         "ipc1_1K",
+                                         "ipc1_5K",
+                                         "ipc1_10K"));
 
 }  // namespace
 }  // namespace xfp
