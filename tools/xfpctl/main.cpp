@@ -9,6 +9,8 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "compiler/compiler.h"
+#include "compiler/fast_path_fields.h"
 #include "tools/xfpctl/explain_report.h"
 #include "tools/xfpctl/scripted_callouts.h"
 #include "userspace/core/policy_file.h"
@@ -40,8 +42,8 @@ int runExplain(const std::string& policyPath,
   }
   const xfp::LayerInfo* layer = xfp::layerByName(layerName);
   if (layer == nullptr || !layer->hasSchema()) {
-    return errorExit(kExitUsage, fmt::format("unknown layer \"{}\" (xfpctl layers lists them)",
-                                             layerName));
+    return errorExit(kExitUsage,
+                     fmt::format("unknown layer \"{}\" (xfpctl layers lists them)", layerName));
   }
   auto in = xfp::parseIncomingValues(*layer, packet);
   if (!in) {
@@ -62,8 +64,8 @@ int runExplain(const std::string& policyPath,
       }
     }
     if (found == nullptr) {
-      return errorExit(kExitUsage, fmt::format("--callout: no callout \"{}\" in {}", name,
-                                               policyPath));
+      return errorExit(kExitUsage,
+                       fmt::format("--callout: no callout \"{}\" in {}", name, policyPath));
     }
     auto answer = xfp::ctl::parseScriptedAnswer(spec.substr(eq + 1));
     if (!answer) {
@@ -89,11 +91,15 @@ int runCheck(const std::string& policyPath, bool asJson) {
     return errorExit(kExitPolicy, errorText(policy.error()));
   }
   nlohmann::json layers = nlohmann::json::array();
-  std::string text = fmt::format("{}: OK: {} providers, {} sublayers ({} built in), {} callouts, "
-                                 "{} filters\n",
-                                 policyPath, policy->providers().size(), policy->sublayers().size(),
-                                 xfp::builtinSublayers().size(), policy->callouts().size(),
-                                 policy->filters().size());
+  std::string text = fmt::format(
+      "{}: OK: {} providers, {} sublayers ({} built in), {} callouts, "
+      "{} filters\n",
+      policyPath,
+      policy->providers().size(),
+      policy->sublayers().size(),
+      xfp::builtinSublayers().size(),
+      policy->callouts().size(),
+      policy->filters().size());
   for (const xfp::LayerInfo& layer : xfp::allLayers()) {
     const auto& order = policy->arbitrationOrder(layer.id);
     if (order.empty() || !layer.hasSchema()) {
@@ -105,8 +111,11 @@ int runCheck(const std::string& policyPath, bool asJson) {
       const xfp::Filter& f = *e.filter;
       const std::string name = f.displayData.name.value_or("");
       text += fmt::format("  sublayer 0x{:04x}  weight {}  id {:<5} {:<32} \"{}\"\n",
-                          e.sublayer->weight, xfp::ctl::formatWeight(f.effectiveWeight), f.filterId,
-                          xfp::actionTypeName(f.action.type), name);
+                          e.sublayer->weight,
+                          xfp::ctl::formatWeight(f.effectiveWeight),
+                          f.filterId,
+                          xfp::actionTypeName(f.action.type),
+                          name);
       filters.push_back({{"id", f.filterId},
                          {"key", f.key.toString()},
                          {"name", name},
@@ -116,8 +125,46 @@ int runCheck(const std::string& policyPath, bool asJson) {
     }
     layers.push_back({{"layer", layer.fullName()}, {"filters", std::move(filters)}});
   }
+  // What the fast path would hold for this policy.
+  auto compiled = xfp::compiler::compile(*policy);
+  if (!compiled) {
+    return errorExit(
+        kExitPolicy,
+        fmt::format(
+            "{}: the fast path cannot hold this policy: {}", policyPath, compiled.error().message));
+  }
+  nlohmann::json fast = nlohmann::json::array();
+  text += "fast path (compiled)\n";
+  for (int ls = 0; ls < XFP_LS_COUNT; ++ls) {
+    const xfp::compiler::LayerStats& st = compiled->stats[ls];
+    if (st.filters == 0) {
+      continue;
+    }
+    const std::string name = xfp::layerById(xfp::fastpath::layerIdOf(ls))->fullName();
+    text += fmt::format(
+        "  {:<42} {} filters, {} boxes, {} tree(s), {} nodes, depth {}, "
+        "longest leaf {}\n",
+        name,
+        st.filters,
+        st.boxes,
+        st.trees,
+        st.nodes,
+        st.maxDepth,
+        st.maxLeafCandidates);
+    fast.push_back({{"layer", name},
+                    {"filters", st.filters},
+                    {"boxes", st.boxes},
+                    {"trees", st.trees},
+                    {"nodes", st.nodes},
+                    {"depth", st.maxDepth},
+                    {"longest_leaf", st.maxLeafCandidates}});
+  }
   if (asJson) {
-    std::cout << nlohmann::json{{"ok", true}, {"layers", std::move(layers)}}.dump(2) << "\n";
+    std::cout << nlohmann::json{{"ok", true},
+                                {"layers", std::move(layers)},
+                                {"fast_path", std::move(fast)}}
+                     .dump(2)
+              << "\n";
   } else {
     std::cout << text;
   }
@@ -132,10 +179,15 @@ int runLayers(const std::string& layerName, bool asJson) {
         continue;
       }
       if (asJson) {
-        out.push_back({{"name", l.fullName()}, {"id", l.id}, {"key", l.key.toString()},
+        out.push_back({{"name", l.fullName()},
+                       {"id", l.id},
+                       {"key", l.key.toString()},
                        {"fields", l.fields.size()}});
       } else {
-        fmt::print("{:<44} id {:>3}  {}  {} fields\n", l.fullName(), l.id, l.key.toString(),
+        fmt::print("{:<44} id {:>3}  {}  {} fields\n",
+                   l.fullName(),
+                   l.id,
+                   l.key.toString(),
                    l.fields.size());
       }
     }
@@ -146,11 +198,17 @@ int runLayers(const std::string& layerName, bool asJson) {
     }
     for (const xfp::FieldInfo& f : l->fields) {
       if (asJson) {
-        out.push_back({{"index", f.index}, {"fwps", f.name}, {"condition", f.condition},
-                       {"key", f.conditionKey.toString()}, {"type", xfp::dataTypeName(f.type)}});
+        out.push_back({{"index", f.index},
+                       {"fwps", f.name},
+                       {"condition", f.condition},
+                       {"key", f.conditionKey.toString()},
+                       {"type", xfp::dataTypeName(f.type)}});
       } else {
-        fmt::print("{:>3}  {:<36} {:<40} {}\n", f.index, f.name,
-                   f.condition.empty() ? "(internal)" : f.condition, xfp::dataTypeName(f.type));
+        fmt::print("{:>3}  {:<36} {:<40} {}\n",
+                   f.index,
+                   f.name,
+                   f.condition.empty() ? "(internal)" : f.condition,
+                   xfp::dataTypeName(f.type));
       }
     }
   }
@@ -175,7 +233,8 @@ int main(int argc, char** argv) {
   explain->add_option("--policy", policyPath, "policy file (JSON)")->required();
   explain->add_option("--layer", layerName, "layer, e.g. INBOUND_TRANSPORT_V4")->required();
   explain->add_option("--packet", packet, "incoming values: \"FIELD=VALUE ...\"");
-  explain->add_option("--callout", calloutSpecs,
+  explain->add_option("--callout",
+                      calloutSpecs,
                       "register a callout that answers: NAME=permit|block|continue[!][+absorb]");
   explain->add_flag("--json", asJson, "print JSON");
 
