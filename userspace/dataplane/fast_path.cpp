@@ -37,7 +37,8 @@ constexpr const char* kShared[] = {"xfp_gen",
                                    "xfp_filters",
                                    "xfp_counters",
                                    "xfp_callouts",
-                                   "xfp_verdicts", "xfp_cfg"};
+                                   "xfp_verdicts",
+                                   "xfp_cfg"};
 
 }  // namespace
 
@@ -62,6 +63,7 @@ struct FastPath::Impl {
   std::vector<XdpAttachment> xdpAttachments;
   std::vector<TcAttachment> tcAttachments;
   std::vector<std::string> pins;
+  std::vector<std::string> pinDirs;  // directories pin() created
 
   Impl(Skeleton<xfp_xdp> x, Skeleton<xfp_tc> t) : xdp(std::move(x)), tc(std::move(t)) {}
 
@@ -261,7 +263,9 @@ void FastPath::detachAll() {
 
 BpfResult<void> FastPath::pin(const std::string& dir) {
   for (const std::string& sub : {dir, dir + "/maps", dir + "/progs"}) {
-    if (::mkdir(sub.c_str(), 0700) != 0 && errno != EEXIST) {
+    if (::mkdir(sub.c_str(), 0700) == 0) {
+      impl_->pinDirs.push_back(sub);
+    } else if (errno != EEXIST) {
       return bpfFailure(-1, "mkdir " + sub);
     }
   }
@@ -275,6 +279,9 @@ BpfResult<void> FastPath::pin(const std::string& dir) {
   };
   bpf_map* map = nullptr;
   bpf_object__for_each_map(map, impl_->xdp->obj) {
+    if (bpf_map__is_internal(map)) {
+      continue;  // .rodata/.bss: bpffs refuses names with '.', and they hold no state
+    }
     if (auto r = pinMap(map); !r) {
       return r;
     }
@@ -294,6 +301,10 @@ void FastPath::unpinAll() {
     ::unlink(path.c_str());
   }
   impl_->pins.clear();
+  for (auto it = impl_->pinDirs.rbegin(); it != impl_->pinDirs.rend(); ++it) {
+    ::rmdir(it->c_str());  // only succeeds when empty: never removes what others pinned
+  }
+  impl_->pinDirs.clear();
 }
 
 BpfResult<FilterCounters> FastPath::counters(uint64_t filterId) const {
