@@ -187,6 +187,20 @@ TEST_F(FastPathDifferential, FiveThousandFilters) {
   runSets(90000, 2, o, 3000);
 }
 
+TEST_F(FastPathDifferential, EmptyPolicyPermitsEverything) {
+  Policy empty;
+  auto compiled = compiler::compile(empty);
+  ASSERT_TRUE(compiled);
+  ASSERT_TRUE(fp_->commit(*compiled));  // no nodes, no boxes: nothing to copy
+  std::mt19937_64 rng(3);
+  for (int i = 0; i < 200; ++i) {
+    test::RandomFrame rf = test::randomFrame(rng);
+    rf.meta.ifindex = 1;
+    const std::string err = check(empty, *compiled, rf);
+    ASSERT_TRUE(err.empty()) << err;
+  }
+}
+
 TEST_F(FastPathDifferential, PolicySwapsNeverServeStaleCacheEntries) {
   // The same frames under a sequence of policies: every answer must match the current policy,
   // so flow-cache entries of earlier generations must never be served.

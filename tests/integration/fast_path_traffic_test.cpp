@@ -255,9 +255,7 @@ std::string policyJson(const std::string& filters, const std::string& sublayers 
   return json + R"("filters": [)" + filters + "]}";
 }
 
-// A policy that matches none of the tests' traffic (UDP to port 1). Not the empty policy:
-// committing one with no filters passes memcpy a null source (see FastPath::commit), which the
-// sanitized build reports as undefined behaviour.
+// A policy that matches none of the tests' traffic (UDP to port 1).
 std::string neutralPolicy() {
   return policyJson(R"(
     {"name": "unrelated", "layer": "INBOUND_TRANSPORT_V4", "action": "block",

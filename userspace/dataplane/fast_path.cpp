@@ -8,6 +8,7 @@
 #include <bpf/libbpf.h>
 #include <linux/membarrier.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstring>
@@ -219,16 +220,15 @@ BpfResult<CommitStats> FastPath::commit(const compiler::CompiledPolicy& p) {
   std::memcpy(s.layers.data() + static_cast<size_t>(half) * XFP_LS_COUNT,
               p.layers.data(),
               sizeof(xfp_layer_root) * XFP_LS_COUNT);
-  std::memcpy(s.nodes.data() + static_cast<size_t>(half) * s.caps.nodes,
-              p.nodes.data(),
-              p.nodes.size() * sizeof(xfp_node));
+  // std::copy, not memcpy: an empty policy's vectors have a null data().
+  std::copy(
+      p.nodes.begin(), p.nodes.end(), s.nodes.data() + static_cast<size_t>(half) * s.caps.nodes);
   xfp_cand* cands = s.cands.data() + static_cast<size_t>(half) * s.caps.cands;
   for (size_t i = 0; i < p.cands.size(); ++i) {
     cands[i] = xfp_cand{p.cands[i], 0};
   }
-  std::memcpy(s.boxes.data() + static_cast<size_t>(half) * s.caps.boxes,
-              p.boxes.data(),
-              p.boxes.size() * sizeof(xfp_box));
+  std::copy(
+      p.boxes.begin(), p.boxes.end(), s.boxes.data() + static_cast<size_t>(half) * s.caps.boxes);
   // The flip: one 64-bit release store; everything above is visible before it.
   std::atomic_ref<__u64>(s.gen[0].generation).store(next, std::memory_order_release);
   s.flippedSinceGrace = true;
