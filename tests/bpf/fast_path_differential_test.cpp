@@ -168,7 +168,7 @@ TEST_F(FastPathDifferential, OneToFiftyFilters) {
   test::RandomPolicyOptions o;
   for (uint32_t n : {1u, 2u, 5u, 20u, 50u}) {
     o.filters = n;
-    runSets(100 + n * 1000, 40, o, 150);
+    runSets(100 + n * 1000, 250, o, 100);
   }
 }
 

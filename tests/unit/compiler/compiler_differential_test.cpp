@@ -76,7 +76,7 @@ void runDifferential(uint64_t firstSeed,
 TEST(CompilerDifferential, SmallRandomPolicies) {
   test::RandomPolicyOptions o;
   o.filters = 12;
-  runDifferential(1000, 400, o, 200);
+  runDifferential(1000, 2000, o, 100);
 }
 
 TEST(CompilerDifferential, MediumRandomPolicies) {
