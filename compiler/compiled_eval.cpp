@@ -24,7 +24,9 @@ bool boxMatches(const CompiledPolicy& p, uint32_t index, const xfp_key& key) {
 
 }  // namespace
 
-xfp_result evaluate(const CompiledPolicy& p, int ls, const xfp_key& key,
+xfp_result evaluate(const CompiledPolicy& p,
+                    int ls,
+                    const xfp_key& key,
                     const RegisteredFn& registered) {
   xfp_result r{XFP_VERDICT_NO_MATCH, XFP_NONE, kRightActionWrite, 0};
   const xfp_layer_root& root = p.layers.at(ls);

@@ -13,8 +13,8 @@ namespace xfp::compiler {
 struct LayerStats {
   uint32_t filters = 0;  // filters compiled at the layer (never-matching ones dropped)
   uint32_t boxes = 0;    // boxes (a filter is the union of its boxes)
-  uint32_t trees = 0;      // trees the layer was split into (1..XFP_MAX_TREES)
-  uint32_t nodes = 0;      // tree nodes
+  uint32_t trees = 0;    // trees the layer was split into (1..XFP_MAX_TREES)
+  uint32_t nodes = 0;    // tree nodes
   uint32_t leaves = 0;
   uint32_t maxDepth = 0;
   uint32_t maxLeafCandidates = 0;

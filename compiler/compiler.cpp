@@ -26,7 +26,7 @@ uint8_t runtimeFlags(const Filter& f) {
 }
 
 // Writes one box (and its continuations) into the box array; returns the head index.
-uint32_t emitBox(const Box& box, uint32_t filter, std::vector<xfp_box>& out) {
+uint32_t emitBox(const Box& box, uint32_t filter, uint16_t rank, std::vector<xfp_box>& out) {
   const auto head = static_cast<uint32_t>(out.size());
   size_t t = 0;
   uint32_t prev = XFP_NONE;
@@ -34,6 +34,7 @@ uint32_t emitBox(const Box& box, uint32_t filter, std::vector<xfp_box>& out) {
     xfp_box b{};
     b.filter = filter;
     b.next = XFP_NONE;
+    b.rank = rank;
     for (; t < box.size() && b.nterms < XFP_BOX_TERMS; ++t) {
       xfp_term& term = b.term[b.nterms++];
       term.slot = box[t].slot;
@@ -126,7 +127,7 @@ Result<CompiledPolicy> compile(const Policy& policy, const CompileOptions& optio
       boxStore.push_back(std::move(*boxes));
       for (const Box& box : boxStore.back()) {
         cands.push_back(TreeCandidate{&box, filterIndex, rank, kind});
-        headOf.push_back(emitBox(box, filterIndex, out.boxes));
+        headOf.push_back(emitBox(box, filterIndex, rank, out.boxes));
         ++stats.boxes;
       }
     }

@@ -318,8 +318,8 @@ class Builder {
 // The key words whose width decides how a candidate separates: remote/local address (first
 // word), ports, protocol. A word is "wild" for a box when the box leaves at least half of it
 // open.
-constexpr std::array<uint8_t, 5> kWildSlots = {XFP_SLOT_RADDR, XFP_SLOT_LADDR, XFP_SLOT_RPORT,
-                                               XFP_SLOT_LPORT, XFP_SLOT_PROTO};
+constexpr std::array<uint8_t, 5> kWildSlots = {
+    XFP_SLOT_RADDR, XFP_SLOT_LADDR, XFP_SLOT_RPORT, XFP_SLOT_LPORT, XFP_SLOT_PROTO};
 
 uint32_t wildness(const Box& box) {
   uint32_t sig = 0;
@@ -349,9 +349,10 @@ std::vector<std::vector<uint32_t>> partition(const std::vector<TreeCandidate>& c
   }
   std::vector<std::pair<uint32_t, std::vector<uint32_t>>> groups(bySig.begin(), bySig.end());
   while (groups.size() > XFP_MAX_TREES) {
-    auto smallest = std::min_element(groups.begin(), groups.end(), [](const auto& a, const auto& b) {
-      return a.second.size() < b.second.size();
-    });
+    auto smallest =
+        std::min_element(groups.begin(), groups.end(), [](const auto& a, const auto& b) {
+          return a.second.size() < b.second.size();
+        });
     const uint32_t sig = smallest->first;
     std::vector<uint32_t> moved = std::move(smallest->second);
     groups.erase(smallest);
@@ -361,7 +362,10 @@ std::vector<std::vector<uint32_t>> partition(const std::vector<TreeCandidate>& c
       return da != db ? da < db : a.second.size() > b.second.size();
     });
     std::vector<uint32_t> merged;
-    std::merge(target->second.begin(), target->second.end(), moved.begin(), moved.end(),
+    std::merge(target->second.begin(),
+               target->second.end(),
+               moved.begin(),
+               moved.end(),
                std::back_inserter(merged));
     target->second = std::move(merged);
   }
@@ -371,7 +375,6 @@ std::vector<std::vector<uint32_t>> partition(const std::vector<TreeCandidate>& c
   }
   return out;
 }
-
 
 // One tree over `members` (indices into cands); rolls back `nodes`/`leafLists` on failure.
 Result<uint32_t> buildOne(const std::vector<TreeCandidate>& cands,
@@ -425,11 +428,11 @@ Result<std::vector<uint32_t>> buildLayerTrees(const std::vector<TreeCandidate>& 
   std::vector<uint32_t> roots;
   for (const std::vector<uint32_t>& group : partition(cands)) {
     const uint64_t groupBudget = 4096 + 4ull * params.budgetPerCandidate * group.size();
-    auto root =
-        buildOne(cands, group, params, groupBudget, nodes, leafLists, stats, &overBudget);
+    auto root = buildOne(cands, group, params, groupBudget, nodes, leafLists, stats, &overBudget);
     if (!root) {
-      return tl::unexpected(Error(root.error()).within(
-          fmt::format("tree {} of {} candidates", roots.size(), group.size())));
+      return tl::unexpected(
+          Error(root.error())
+              .within(fmt::format("tree {} of {} candidates", roots.size(), group.size())));
     }
     roots.push_back(*root);
   }

@@ -30,7 +30,9 @@ struct TreeCandidate {
 };
 
 struct TreeParams {
-  uint32_t leafSize = 8;  // stop splitting at this many candidates
+  // Stop splitting at this many candidates. A tree level costs one array lookup, a candidate
+  // several and its term tests, so short leaves and deeper trees are faster.
+  uint32_t leafSize = 2;
   // A tree may use at most this many nodes + leaf entries per candidate (plus a floor) before
   // the layer is split into groups with one tree each.
   uint32_t budgetPerCandidate = 24;

@@ -4,7 +4,7 @@
  * §4.5 when the callout runtime is gone). The C++ twin is compiler/compiled_eval.cpp; the two
  * must stay equivalent.
  *
- * Verifier notes: xfp_classify_layer() and xfp_box_matches() are global functions, each
+ * Verifier notes: xfp_classify_layer() and xfp_chain_matches() are global functions, each
  * verified once however many callers they have. The candidates are walked with bpf_loop(); the
  * walk state lives in the per-CPU map xfp_walk, not on the stack, so the verifier sees its
  * fields as unknown scalars and converges on the callback at once. Every map index is checked by
@@ -23,12 +23,36 @@
 
 #define XFP_RIGHT_ACTION_WRITE 1u
 
-/* 1 if the key satisfies box `index` (and its continuations), 0 if not, -1 on a failed lookup. */
-__noinline int xfp_box_matches(const struct xfp_key* key, __u32 box_off, __u32 index) {
+/* The terms of one box: 1 if the key satisfies them all, 0 if not, -1 on a bad slot. */
+static __always_inline int xfp_terms_match(const struct xfp_box* box, const struct xfp_key* key) {
+  for (int t = 0; t < XFP_BOX_TERMS; t++) {
+    if ((__u32)t >= box->nterms) {
+      break;
+    }
+    const struct xfp_term* term = &box->term[t];
+    __u32 slot = term->slot;
+    if (slot >= XFP_SLOT_COUNT) {
+      return -1;
+    }
+    __u32 w = key->w[slot];
+    if (term->op == XFP_TERM_RANGE) {
+      if (w < term->a || w > term->b) {
+        return 0;
+      }
+    } else if ((w & term->a) != term->b) {
+      return 0;
+    }
+  }
+  return 1;
+}
+
+/* Continuation boxes (more than XFP_BOX_TERMS terms): 1 if all match, 0 if not, -1 on failure.
+ * Global: rare, and the verifier then checks the chain loop once. */
+__noinline int xfp_chain_matches(const struct xfp_key* key, __u32 box_off, __u32 index) {
   if (!key) {
     return -1;
   }
-  for (int hop = 0; hop < XFP_BOX_CHAIN; hop++) {
+  for (int hop = 1; hop < XFP_BOX_CHAIN; hop++) {
     if (index == XFP_NONE) {
       return 1;
     }
@@ -37,27 +61,13 @@ __noinline int xfp_box_matches(const struct xfp_key* key, __u32 box_off, __u32 i
     if (!box) {
       return -1;
     }
-    for (int t = 0; t < XFP_BOX_TERMS; t++) {
-      if ((__u32)t >= box->nterms) {
-        break;
-      }
-      const struct xfp_term* term = &box->term[t];
-      __u32 slot = term->slot;
-      if (slot >= XFP_SLOT_COUNT) {
-        return -1;
-      }
-      __u32 w = key->w[slot];
-      if (term->op == XFP_TERM_RANGE) {
-        if (w < term->a || w > term->b) {
-          return 0;
-        }
-      } else if ((w & term->a) != term->b) {
-        return 0;
-      }
+    int m = xfp_terms_match(box, key);
+    if (m <= 0) {
+      return m;
     }
     index = box->next;
   }
-  return 1;
+  return index == XFP_NONE ? 1 : -1;
 }
 
 /* Loads the head of leaf list t (XFP_NONE once it is done); 0, or -1 on a lookup failure. */
@@ -89,25 +99,25 @@ static __always_inline int xfp_leaf_step(__u32 box_index,
     return 1;
   }
   __u32 fi = box->filter;
-  if (fi == st->last_filter) {
-    return 0; /* an earlier box of this filter matched */
+  if (fi == st->last_filter || box->rank == st->done_rank) {
+    return 0; /* an earlier box of this filter matched, or its sublayer is decided */
   }
-  __u32 fk = st->filter_off + fi;
-  const struct xfp_filter* f = bpf_map_lookup_elem(&xfp_filters, &fk);
-  if (!f) {
-    st->failed = 1;
-    return 1;
+  int m = xfp_terms_match(box, key);
+  if (m > 0 && box->next != XFP_NONE) {
+    m = xfp_chain_matches(key, st->box_off, box->next);
   }
-  if (f->rank == st->done_rank) {
-    return 0;
-  }
-  int m = xfp_box_matches(key, st->box_off, box_index);
   if (m < 0) {
     st->failed = 1;
     return 1;
   }
   if (!m) {
     return 0;
+  }
+  __u32 fk = st->filter_off + fi;
+  const struct xfp_filter* f = bpf_map_lookup_elem(&xfp_filters, &fk);
+  if (!f) {
+    st->failed = 1;
+    return 1;
   }
   st->last_filter = fi;
   __u32 verdict = XFP_VERDICT_BLOCK;
@@ -143,16 +153,8 @@ static __always_inline int xfp_leaf_step(__u32 box_index,
   return st->stop_when_hard && !(st->rights & XFP_RIGHT_ACTION_WRITE);
 }
 
-/* bpf_loop callback: takes the smallest head of the trees' leaf lists and evaluates it. */
-static long xfp_leaf_loop_cb(__u32 i, void* ctx) {
-  __u32 zero = 0;
-  struct xfp_walk* st = bpf_map_lookup_elem(&xfp_walk, &zero);
-  const struct xfp_scratch* sc = bpf_map_lookup_elem(&xfp_scratch, &zero);
-  (void)i;
-  (void)ctx;
-  if (!st || !sc) {
-    return 1;
-  }
+/* Takes the smallest head of the trees' leaf lists and evaluates it; 1 ends the walk. */
+static __always_inline int xfp_leaf_next(struct xfp_walk* st, const struct xfp_key* key) {
   __u32 best = XFP_NONE;
   __u32 from = XFP_MAX_TREES;
   for (__u32 t = 0; t < XFP_MAX_TREES; t++) {
@@ -169,7 +171,20 @@ static long xfp_leaf_loop_cb(__u32 i, void* ctx) {
     st->failed = 1;
     return 1;
   }
-  return xfp_leaf_step(best, st, &sc->key);
+  return xfp_leaf_step(best, st, key);
+}
+
+/* bpf_loop callback for leaves longer than the inline walk. */
+static long xfp_leaf_loop_cb(__u32 i, void* ctx) {
+  __u32 zero = 0;
+  struct xfp_walk* st = bpf_map_lookup_elem(&xfp_walk, &zero);
+  const struct xfp_scratch* sc = bpf_map_lookup_elem(&xfp_scratch, &zero);
+  (void)i;
+  (void)ctx;
+  if (!st || !sc) {
+    return 1;
+  }
+  return xfp_leaf_next(st, &sc->key);
 }
 
 /* Classifies the key of this CPU's xfp_scratch at layer slot ls into *out. */

@@ -38,12 +38,13 @@ static __always_inline void xfp_bump(
 }
 
 static __always_inline __u32 xfp_flow_hash(const __u32* w) {
-  __u32 h = 0x811c9dc5u;
-  for (int i = 0; i < XFP_FLOW_WORDS; i++) {
-    h = (h ^ w[i]) * 0x9E3779B1u;
-    h ^= h >> 15;
+  /* Multiply-xorshift over 64-bit pairs: half the multiplies of a per-word mix. */
+  __u64 h = 0x9E3779B97F4A7C15ull;
+  for (int i = 0; i < XFP_FLOW_WORDS; i += 2) {
+    h = (h ^ (((__u64)w[i] << 32) | w[i + 1])) * 0xff51afd7ed558ccdull;
+    h ^= h >> 29;
   }
-  return h & (XFP_FLOW_CACHE_SIZE - 1);
+  return (__u32)(h >> 32) & (XFP_FLOW_CACHE_SIZE - 1);
 }
 
 /* Records one layer's result and says whether it blocks the packet. */
@@ -55,8 +56,15 @@ static __always_inline int xfp_layer(struct xfp_scratch* sc,
     return 1;
   }
   struct xfp_result* r = &sc->res[ls];
-  xfp_classify_layer(&sc->key, gen, ls, r);
   sc->evaluated |= 1u << ls;
+  if (!(gen->active_layers & (1u << ls))) {
+    /* No filters at this layer: FWP_ACTION_NONE_NO_MATCH, without a call or a statistic. */
+    r->verdict = XFP_VERDICT_NO_MATCH;
+    r->filter = XFP_NONE;
+    r->rights = XFP_RIGHT_ACTION_WRITE;
+    return 0;
+  }
+  xfp_classify_layer(&sc->key, gen, ls, r);
   xfp_bump(gen, ls, r, bytes, 0);
   /* Until the callout runtime takes punted packets, a punt fails closed. */
   return r->verdict == XFP_VERDICT_BLOCK || r->verdict == XFP_VERDICT_PUNT;
@@ -124,7 +132,9 @@ static __always_inline __u32 xfp_enforce(const struct xfp_pkt* pkt,
         if (ls < XFP_LS_COUNT) {
           sc->res[ls] = e->res[j];
           sc->evaluated |= 1u << ls;
-          xfp_bump(gen, ls, &e->res[j], bytes, 1);
+          if (gen->active_layers & (1u << ls)) {
+            xfp_bump(gen, ls, &e->res[j], bytes, 1);
+          }
         }
       }
       sc->final_verdict = e->verdict;

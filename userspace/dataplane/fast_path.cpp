@@ -229,6 +229,22 @@ BpfResult<CommitStats> FastPath::commit(const compiler::CompiledPolicy& p) {
   }
   std::copy(
       p.boxes.begin(), p.boxes.end(), s.boxes.data() + static_cast<size_t>(half) * s.caps.boxes);
+  // Which layers of this half have filters (read only by packets of the new generation).
+  xfp_half offsets{half * XFP_LS_COUNT,
+                   half * s.caps.nodes,
+                   half * s.caps.cands,
+                   half * s.caps.boxes,
+                   half * s.caps.filters,
+                   0};
+  for (int ls = 0; ls < XFP_LS_COUNT; ++ls) {
+    if ((p.layers[ls].flags & XFP_LAYER_ACTIVE) != 0) {
+      offsets.active_layers |= 1u << ls;
+    }
+  }
+  if (int err = bpf_map_update_elem(bpf_map__fd(s.xdp->maps.xfp_halves), &half, &offsets, BPF_ANY);
+      err != 0) {
+    return bpfFailure(err, "write xfp_halves");
+  }
   // The flip: one 64-bit release store; everything above is visible before it.
   std::atomic_ref<__u64>(s.gen[0].generation).store(next, std::memory_order_release);
   s.flippedSinceGrace = true;

@@ -205,7 +205,7 @@ struct xfp_box {
   __u32 next;   /* continuation box index, XFP_NONE if none */
   __u32 nterms;
   struct xfp_term term[XFP_BOX_TERMS];
-  __u32 _pad; /* 8-byte stride */
+  __u32 rank; /* the filter's sublayer rank, so skipping a decided sublayer needs no lookup */
 };
 XFP_STATIC_ASSERT(sizeof(struct xfp_box) == 88, "struct xfp_box is ABI");
 
@@ -244,15 +244,16 @@ struct xfp_gen {
 };
 XFP_STATIC_ASSERT(sizeof(struct xfp_gen) == 8, "struct xfp_gen is ABI");
 
-/* xfp_halves[half]: where each generation half starts in the double-buffered maps (written once
- * by the loader). */
+/* xfp_halves[half]: where each generation half starts in the double-buffered maps (written by
+ * the loader), and which layer slots of that half have filters (written by every commit before
+ * its flip), so layers without filters cost a bit test. */
 struct xfp_half {
   __u32 layer_off;
   __u32 node_off;
   __u32 cand_off;
   __u32 box_off;
   __u32 filter_off;
-  __u32 _pad;
+  __u32 active_layers; /* bit per XFP_LS_* with XFP_LAYER_ACTIVE */
 };
 XFP_STATIC_ASSERT(sizeof(struct xfp_half) == 24, "struct xfp_half is ABI");
 
