@@ -18,6 +18,16 @@ const T& pick(Rng& rng, const std::vector<T>& v) {
 uint32_t below(Rng& rng, uint32_t n) {
   return std::uniform_int_distribution<uint32_t>(0, n - 1)(rng);
 }
+
+// A key drawn from the seed (not Guid::generate()): equal sublayer weights are ordered by key, so
+// a random key would make a seed's arbitration order differ from run to run.
+Guid seededKey(Rng& rng) {
+  Guid g;
+  for (uint8_t& b : g.bytes) {
+    b = static_cast<uint8_t>(rng());
+  }
+  return g;
+}
 bool chance(Rng& rng, double p) {
   return std::bernoulli_distribution(p)(rng);
 }
@@ -178,7 +188,7 @@ Policy randomPolicy(Rng& rng, const RandomPolicyOptions& o, std::string* log) {
   std::vector<Guid> sublayers = {keys::kSublayerUniversal};
   for (uint32_t i = 0; i < o.sublayers; ++i) {
     Sublayer s;
-    s.key = Guid::generate();
+    s.key = seededKey(rng);
     s.displayData.name = fmt::format("S{}", i);
     s.weight = static_cast<uint16_t>(
         pick(rng, std::vector<uint32_t>{0x1000, 0x4000, 0x8000, 0xC000, below(rng, 65536)}));
@@ -201,7 +211,7 @@ Policy randomPolicy(Rng& rng, const RandomPolicyOptions& o, std::string* log) {
   std::vector<Guid> callouts(XFP_LS_COUNT);
   for (int ls : slots) {
     Callout c;
-    c.key = Guid::generate();
+    c.key = seededKey(rng);
     c.displayData.name = fmt::format("C{}", ls);
     c.applicableLayer = layerByName(kSlotLayers[ls])->key;
     if (policy.addCallout(c)) {

@@ -81,23 +81,25 @@ struct FastPath::Impl {
     if (::syscall(__NR_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0) != 0) {
       return bpfFailure(-1, "membarrier(MEMBARRIER_CMD_GLOBAL)");
     }
-    stats.graceMs = msSince(t);
     flippedSinceGrace = false;
     if (!releasedSlots.empty()) {
       auto cpus = possibleCpus();
       if (!cpus) {
         return tl::unexpected(cpus.error());
       }
-      std::vector<uint8_t> zero(static_cast<size_t>(*cpus) * sizeof(xfp_counter), 0);
+      // One batched update zeroes every released slot (a per-CPU value per possible CPU).
+      std::vector<uint8_t> zero(
+          releasedSlots.size() * static_cast<size_t>(*cpus) * sizeof(xfp_counter), 0);
       const int fd = bpf_map__fd(xdp->maps.xfp_counters);
-      for (uint32_t slot : releasedSlots) {
-        if (int err = bpf_map_update_elem(fd, &slot, zero.data(), BPF_ANY); err != 0) {
-          return bpfFailure(err, "zero counter slot " + std::to_string(slot));
-        }
+      uint32_t count = static_cast<uint32_t>(releasedSlots.size());
+      if (int err = bpf_map_update_batch(fd, releasedSlots.data(), zero.data(), &count, nullptr);
+          err != 0) {
+        return bpfFailure(err, "zero " + std::to_string(releasedSlots.size()) + " counter slots");
       }
       counterSlots.recycle(releasedSlots);
       releasedSlots.clear();
     }
+    stats.graceMs = msSince(t);  // the wait and the zeroing of released counter slots
     return {};
   }
 };

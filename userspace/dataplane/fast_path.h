@@ -40,7 +40,7 @@ struct FilterCounters {
 
 struct CommitStats {
   uint64_t generation = 0;
-  double graceMs = 0;  // waiting for packets on the old half (membarrier)
+  double graceMs = 0;  // waiting for packets on the old half (membarrier) + zeroing freed counters
   double writeMs = 0;  // writing the inactive half
 };
 
