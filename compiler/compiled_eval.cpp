@@ -49,8 +49,7 @@ xfp_result evaluate(const CompiledPolicy& p,
         break;
       }
       const uint32_t w = key.w[node.slot % XFP_SLOT_COUNT];
-      n = node.base + (node.kind == XFP_NODE_SPLIT ? (w >= node.mask_or_count ? 1u : 0u)
-                                                   : ((w >> node.shift) & node.mask_or_count));
+      n = node.base + (w >= node.mask_or_count ? 1u : 0u);  // XFP_NODE_SPLIT
     }
     const xfp_node& leaf = p.nodes.at(n);
     lists[t] = List{leaf.base, leaf.mask_or_count, 0};

@@ -249,11 +249,7 @@ __noinline int xfp_classify_layer(const struct xfp_key* key,
         return -1;
       }
       __u32 w = key->w[slot];
-      if (node->kind == XFP_NODE_SPLIT) {
-        n = node->base + (w >= node->mask_or_count ? 1 : 0);
-      } else {
-        n = node->base + ((w >> (node->shift & 31)) & node->mask_or_count);
-      }
+      n = node->base + (w >= node->mask_or_count ? 1 : 0); /* XFP_NODE_SPLIT */
     }
     if (!node || node->kind != XFP_NODE_LEAF) {
       return -1;

@@ -158,18 +158,17 @@ struct xfp_layer_root {
 };
 XFP_STATIC_ASSERT(sizeof(struct xfp_layer_root) == 24, "struct xfp_layer_root is ABI");
 
-enum { XFP_NODE_LEAF = 0, XFP_NODE_CUT = 1, XFP_NODE_SPLIT = 2 };
+enum { XFP_NODE_LEAF = 0, XFP_NODE_SPLIT = 2 };
 
 /* struct xfp_node._pad of a LEAF */
 enum { XFP_LEAF_HAS_CALLOUT = 1u << 0 };
 
-/* CUT: child = base + ((key.w[slot] >> shift) & mask) (an aligned multiway cut).
- * SPLIT: child = base + (key.w[slot] >= mask_or_count) (a binary split at any point).
+/* SPLIT: child = base + (key.w[slot] >= mask_or_count) (a binary split at any point).
  * LEAF: candidates base .. base+count-1 of xfp_cands, in arbitration order. */
 struct xfp_node {
   __u8 kind;
   __u8 slot;
-  __u8 shift;
+  __u8 _pad0;
   __u8 _pad;
   __u32 mask_or_count;
   __u32 base;
