@@ -427,7 +427,9 @@ Result<std::vector<uint32_t>> buildLayerTrees(const std::vector<TreeCandidate>& 
   // One tree replicates too much: one tree per group of similar wildcard shape.
   std::vector<uint32_t> roots;
   for (const std::vector<uint32_t>& group : partition(cands)) {
-    const uint64_t groupBudget = 4096 + 4ull * params.budgetPerCandidate * group.size();
+    // Partitioning was the remedy for replication; a group's tree is bounded only by what the
+    // maps can hold.
+    const uint64_t groupBudget = uint64_t{XFP_NODE_CAP} + XFP_CAND_CAP;
     auto root = buildOne(cands, group, params, groupBudget, nodes, leafLists, stats, &overBudget);
     if (!root) {
       return tl::unexpected(
