@@ -88,28 +88,9 @@ struct IncrementalRow {
   double compileMs = 0, writeMs = 0, graceMs = 0, wallMs = 0;
 };
 
+// 60+ bytes on the wire before the FCS, like a minimal frame.
 Bytes v4Frame(uint32_t src, uint32_t dst, uint8_t proto, uint16_t sport, uint16_t dport) {
-  auto addr = [](uint32_t a) {
-    return test::Ipv4Addr{static_cast<uint8_t>(a >> 24),
-                          static_cast<uint8_t>(a >> 16),
-                          static_cast<uint8_t>(a >> 8),
-                          static_cast<uint8_t>(a)};
-  };
-  test::PacketBuilder b;
-  b.eth();
-  if (proto == 6) {
-    b.ipv4(addr(src), addr(dst)).tcp(sport, dport);
-  } else if (proto == 17) {
-    b.ipv4(addr(src), addr(dst)).udp(sport, dport);
-  } else if (proto == 1) {
-    b.ipv4(addr(src), addr(dst)).icmp(static_cast<uint8_t>(sport), static_cast<uint8_t>(dport));
-  } else {
-    test::Ipv4Options o;
-    o.protocol = proto;
-    b.ipv4(addr(src), addr(dst), o).payload(8);
-  }
-  b.payload(18);  // 60+ bytes on the wire before the FCS, like a minimal frame
-  return b.build();
+  return test::ipv4Frame(src, dst, proto, sport, dport, 18);
 }
 
 // A /32 BLOCK at `layerName` on IP_REMOTE_ADDRESS.
@@ -468,15 +449,6 @@ class Bench {
   std::vector<IncrementalRow> incs_;
 };
 
-int pinToCurrentCpu() {
-  const int cpu = sched_getcpu();
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  sched_setaffinity(0, sizeof(set), &set);
-  return cpu;
-}
-
 int benchMain(int argc, char** argv) {
   Settings s;
   const char* quickEnv = std::getenv("XFP_BENCH_QUICK");
@@ -503,7 +475,7 @@ int benchMain(int argc, char** argv) {
     return 1;
   }
   const auto start = Clock::now();
-  const int cpu = pinToCurrentCpu();
+  const int cpu = test::pinToCurrentCpu();
 
   xfp_empty* empty = xfp_empty__open_and_load();
   if (empty == nullptr) {

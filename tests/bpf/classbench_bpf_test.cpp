@@ -24,23 +24,6 @@ namespace {
 
 class ClassBenchBpf : public testing::TestWithParam<const char*> {};
 
-test::Bytes frameOf(const test::ClassBenchPacket& p) {
-  auto addr = [](uint32_t a) {
-    return test::Ipv4Addr{static_cast<uint8_t>(a >> 24),
-                          static_cast<uint8_t>(a >> 16),
-                          static_cast<uint8_t>(a >> 8),
-                          static_cast<uint8_t>(a)};
-  };
-  test::PacketBuilder b;
-  b.eth().ipv4(addr(p.src), addr(p.dst));
-  if (p.proto == 6) {
-    b.tcp(p.sport, p.dport);
-  } else {
-    b.udp(p.sport, p.dport);
-  }
-  return b.payload(8).build();
-}
-
 TEST_P(ClassBenchBpf, EveryTcpUdpTracePacketIsDecidedByItsRule) {
   XFP_REQUIRE_ROOT();
   const std::string dir = test::classbenchDir() + "/wustl-hs1";
@@ -58,11 +41,7 @@ TEST_P(ClassBenchBpf, EveryTcpUdpTracePacketIsDecidedByItsRule) {
   auto compiled = compiler::compile(policy);
   ASSERT_TRUE(compiled) << compiled.error().message;
 
-  const int cpu = sched_getcpu();
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  sched_setaffinity(0, sizeof(set), &set);
+  const int cpu = test::pinToCurrentCpu();
   dataplane::FastPathOptions caps;
   caps.nodes = 1u << 17;
   caps.cands = 1u << 18;
@@ -79,7 +58,8 @@ TEST_P(ClassBenchBpf, EveryTcpUdpTracePacketIsDecidedByItsRule) {
       if (p.proto != 6 && p.proto != 17) {
         continue;
       }
-      auto run = dataplane::progTestRun((*fp)->xdpProgFd(), frameOf(p));
+      auto run = dataplane::progTestRun((*fp)->xdpProgFd(),
+                                        test::ipv4Frame(p.src, p.dst, p.proto, p.sport, p.dport));
       ASSERT_TRUE(run) << run.error().describe();
       const uint32_t zero = 0;
       auto sc = dataplane::lookupPerCpu<xfp_scratch>((*fp)->mapFd("xfp_scratch"), zero);

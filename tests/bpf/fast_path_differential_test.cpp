@@ -30,15 +30,6 @@ namespace {
 
 using dataplane::FastPath;
 
-int pinToCurrentCpu() {
-  const int cpu = sched_getcpu();
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  sched_setaffinity(0, sizeof(set), &set);
-  return cpu;
-}
-
 // The skb test run refuses IP frames shorter than their IP header before the program runs.
 bool skbTestRunRefuses(const test::Bytes& frame) {
   const unsigned type = (frame[12] << 8) | frame[13];
@@ -49,7 +40,7 @@ class FastPathDifferential : public testing::Test {
  protected:
   void SetUp() override {
     XFP_REQUIRE_ROOT();
-    cpu_ = pinToCurrentCpu();
+    cpu_ = test::pinToCurrentCpu();
     dataplane::FastPathOptions caps;
     caps.nodes = 1u << 18;
     caps.cands = 1u << 20;

@@ -47,16 +47,6 @@ struct Prog {
   std::uint32_t passVerdict = 0;
 };
 
-// Pins the thread to the CPU it runs on, so the per-CPU slot the program wrote is known.
-int pinToCurrentCpu() {
-  const int cpu = sched_getcpu();
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  sched_setaffinity(0, sizeof(set), &set);
-  return cpu;
-}
-
 // The kernel's skb test run (tc) refuses an IPv4/IPv6 frame (by its outer Ethernet type) whose
 // linear data is shorter than the IP header, before the program runs; XDP runs it.
 bool skbTestRunRefuses(const Bytes& frame) {
@@ -68,7 +58,7 @@ class Parse : public testing::Test {
  protected:
   void SetUp() override {
     XFP_REQUIRE_ROOT();
-    cpu_ = pinToCurrentCpu();
+    cpu_ = test::pinToCurrentCpu();
     auto x = Skeleton<xfp_xdp>::openAndLoad("xfp_xdp");
     ASSERT_TRUE(x) << x.error().describe();
     auto t = Skeleton<xfp_tc>::openAndLoad("xfp_tc");

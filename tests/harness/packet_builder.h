@@ -270,4 +270,35 @@ class PacketBuilder {
   std::vector<Layer> layers_;
 };
 
+// An Ethernet + IPv4 frame for a 5-tuple (addresses in host order): a real TCP or UDP header,
+// ICMP with type/code from the ports, or a bare payload for other protocols.
+inline Bytes ipv4Frame(std::uint32_t src,
+                       std::uint32_t dst,
+                       std::uint8_t proto,
+                       std::uint16_t sport,
+                       std::uint16_t dport,
+                       std::size_t payload = 8) {
+  auto addr = [](std::uint32_t a) {
+    return Ipv4Addr{static_cast<std::uint8_t>(a >> 24),
+                    static_cast<std::uint8_t>(a >> 16),
+                    static_cast<std::uint8_t>(a >> 8),
+                    static_cast<std::uint8_t>(a)};
+  };
+  PacketBuilder b;
+  b.eth();
+  if (proto == 6) {
+    b.ipv4(addr(src), addr(dst)).tcp(sport, dport);
+  } else if (proto == 17) {
+    b.ipv4(addr(src), addr(dst)).udp(sport, dport);
+  } else if (proto == 1) {
+    b.ipv4(addr(src), addr(dst))
+        .icmp(static_cast<std::uint8_t>(sport), static_cast<std::uint8_t>(dport));
+  } else {
+    Ipv4Options o;
+    o.protocol = proto;
+    b.ipv4(addr(src), addr(dst), o).payload(8);
+  }
+  return b.payload(payload).build();
+}
+
 }  // namespace xfp::test

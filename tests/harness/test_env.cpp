@@ -1,5 +1,6 @@
 #include "tests/harness/test_env.h"
 
+#include <sched.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -33,6 +34,15 @@ std::string missingPrivileges() {
     return "needs root (bpf(), network namespaces); run the tests as root";
   }
   return {};
+}
+
+int pinToCurrentCpu() {
+  const int cpu = sched_getcpu();
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  sched_setaffinity(0, sizeof(set), &set);
+  return cpu;
 }
 
 }  // namespace xfp::test

@@ -23,6 +23,10 @@ std::string classbenchDir();
 // Empty when the process may use bpf() and netns; otherwise the reason it may not.
 std::string missingPrivileges();
 
+// Pins the calling thread to the CPU it runs on and returns it, so the per-CPU map slot a
+// BPF_PROG_TEST_RUN writes is known.
+int pinToCurrentCpu();
+
 }  // namespace xfp::test
 
 // Skips the test outside CI when a precondition is missing; fails it under CI=true.
@@ -35,10 +39,10 @@ std::string missingPrivileges();
   } while (0)
 
 // Use at the top of every test that needs root (bpf(), netns, veth).
-#define XFP_REQUIRE_ROOT()                                         \
-  do {                                                             \
+#define XFP_REQUIRE_ROOT()                                          \
+  do {                                                              \
     const std::string xfpWhyNot = ::xfp::test::missingPrivileges(); \
-    if (!xfpWhyNot.empty()) {                                      \
-      XFP_SKIP_OR_FAIL(xfpWhyNot);                                 \
-    }                                                              \
+    if (!xfpWhyNot.empty()) {                                       \
+      XFP_SKIP_OR_FAIL(xfpWhyNot);                                  \
+    }                                                               \
   } while (0)
