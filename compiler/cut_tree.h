@@ -1,9 +1,10 @@
 // The decision trees of one layer: binary splits of key words at chosen points (HyperSplit
-// style) until each leaf lists at most a few candidate boxes, in arbitration order. Leaves are exact because the BPF side tests every candidate's terms; the
-// tree only prunes. Pruning is WFP-aware: inside a node's region, once a static PERMIT/BLOCK
-// covers the region, later filters of its sublayer can never be reached, and once a static BLOCK
-// or hard PERMIT covers it, no later static filter can change the verdict (callouts are kept:
-// they may still veto or inspect). See docs/compiler.md.
+// style) until each leaf lists at most a few candidate boxes, in arbitration order. Leaves are
+// exact because the BPF side tests every candidate's terms; the tree only prunes. Pruning is
+// WFP-aware: inside a node's region, once a static PERMIT/BLOCK covers the region, later filters of
+// its sublayer can never be reached, and once a static BLOCK or hard PERMIT covers it, no later
+// static filter can change the verdict (callouts are kept: they may still veto or inspect). See
+// docs/compiler.md.
 #pragma once
 
 #include <cstdint>

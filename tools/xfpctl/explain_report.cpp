@@ -20,7 +20,9 @@ std::string packetText(const LayerInfo& layer, const IncomingValues& in) {
   for (const FieldInfo& field : layer.fields) {
     const Value& v = in.values[field.index];
     if (!v.isEmpty()) {
-      out += fmt::format("{}{}={}", out.empty() ? "" : " ", field.condition,
+      out += fmt::format("{}{}={}",
+                         out.empty() ? "" : " ",
+                         field.condition,
                          v.toString(field.isAddress && field.type == DataType::Uint32));
     }
   }
@@ -31,7 +33,7 @@ std::string verdictWord(const ClassifyResult& r) {
   switch (r.action) {
     case ActionType::Block:
       return (r.flags & kClassifyOutFlagAbsorb) != 0 ? "BLOCK (absorbed: silent drop)"
-                                                    : "BLOCK (data path: drop)";
+                                                     : "BLOCK (data path: drop)";
     case ActionType::Permit:
       return "PERMIT (data path: pass)";
     case ActionType::None:
@@ -48,7 +50,9 @@ std::string shortAction(ActionType t) {
 
 }  // namespace
 
-std::string formatWeight(uint64_t weight) { return fmt::format("0x{:016x}", weight); }
+std::string formatWeight(uint64_t weight) {
+  return fmt::format("0x{:016x}", weight);
+}
 
 std::string explainText(const Policy& policy,
                         const LayerInfo& layer,
@@ -59,8 +63,11 @@ std::string explainText(const Policy& policy,
   out += fmt::format("packet   {}\n", packetText(layer, in));
   out += fmt::format("verdict  {}\n", verdictWord(r));
   if (const Filter* f = policy.filterById(r.filterId)) {
-    out += fmt::format("decided  filter {} \"{}\" {} weight {}\n", f->filterId, filterName(f),
-                       f->key.toString(), formatWeight(f->effectiveWeight));
+    out += fmt::format("decided  filter {} \"{}\" {} weight {}\n",
+                       f->filterId,
+                       filterName(f),
+                       f->key.toString(),
+                       formatWeight(f->effectiveWeight));
     out += fmt::format("rights   {}{}\n",
                        (r.rights & kRightActionWrite) != 0 ? "soft (lower sublayers could override)"
                                                            : "hard (write right cleared)",
@@ -71,11 +78,11 @@ std::string explainText(const Policy& policy,
     out += "  (no filters at this layer)\n";
   }
   for (const SublayerTrace& t : r.trace) {
-    out += fmt::format("  sublayer {} weight 0x{:04x}", sublayerLabel(policy, t.sublayerKey),
-                       t.weight);
+    out += fmt::format(
+        "  sublayer {} weight 0x{:04x}", sublayerLabel(policy, t.sublayerKey), t.weight);
     if (t.notMatched != 0) {
-      out += fmt::format(" ({} filter{} did not match)", t.notMatched,
-                         t.notMatched == 1 ? "" : "s");
+      out +=
+          fmt::format(" ({} filter{} did not match)", t.notMatched, t.notMatched == 1 ? "" : "s");
     }
     out += "\n";
     if (t.steps.empty()) {
@@ -83,9 +90,12 @@ std::string explainText(const Policy& policy,
     }
     for (const FilterStep& s : t.steps) {
       const Filter* f = policy.filterById(s.filterId);
-      out += fmt::format("    filter {} \"{}\" weight {} {} -> {}: {}{}\n", s.filterId,
-                         filterName(f), formatWeight(f != nullptr ? f->effectiveWeight : 0),
-                         f != nullptr ? shortAction(f->action.type) : "?", shortAction(s.result),
+      out += fmt::format("    filter {} \"{}\" weight {} {} -> {}: {}{}\n",
+                         s.filterId,
+                         filterName(f),
+                         formatWeight(f != nullptr ? f->effectiveWeight : 0),
+                         f != nullptr ? shortAction(f->action.type) : "?",
+                         shortAction(s.result),
                          filterOutcomeName(s.outcome),
                          s.note.empty() ? "" : " (" + s.note + ")");
     }
@@ -124,12 +134,13 @@ nlohmann::json explainJson(const Policy& policy,
       }
       steps.push_back(std::move(step));
     }
-    trace.push_back(json{{"sublayer",
-                          {{"key", t.sublayerKey.toString()},
-                           {"name", s != nullptr && s->displayData.name ? *s->displayData.name : ""},
-                           {"weight", t.weight}}},
-                         {"not_matched", t.notMatched},
-                         {"steps", std::move(steps)}});
+    trace.push_back(
+        json{{"sublayer",
+              {{"key", t.sublayerKey.toString()},
+               {"name", s != nullptr && s->displayData.name ? *s->displayData.name : ""},
+               {"weight", t.weight}}},
+             {"not_matched", t.notMatched},
+             {"steps", std::move(steps)}});
   }
   json values = json::object();
   for (const FieldInfo& field : layer.fields) {
@@ -139,16 +150,17 @@ nlohmann::json explainJson(const Policy& policy,
           v.toString(field.isAddress && field.type == DataType::Uint32);
     }
   }
-  return json{{"layer", {{"name", layer.fullName()}, {"id", layer.id}, {"key", layer.key.toString()}}},
-              {"packet", std::move(values)},
-              {"action", actionTypeName(r.action)},
-              {"verdict", r.permits() ? "permit" : "block"},
-              {"filter", filterJson(r.filterId)},
-              {"rights", r.rights},
-              {"hard", (r.rights & kRightActionWrite) == 0},
-              {"absorb", (r.flags & kClassifyOutFlagAbsorb) != 0},
-              {"vetoed", r.vetoed},
-              {"trace", std::move(trace)}};
+  return json{
+      {"layer", {{"name", layer.fullName()}, {"id", layer.id}, {"key", layer.key.toString()}}},
+      {"packet", std::move(values)},
+      {"action", actionTypeName(r.action)},
+      {"verdict", r.permits() ? "permit" : "block"},
+      {"filter", filterJson(r.filterId)},
+      {"rights", r.rights},
+      {"hard", (r.rights & kRightActionWrite) == 0},
+      {"absorb", (r.flags & kClassifyOutFlagAbsorb) != 0},
+      {"vetoed", r.vetoed},
+      {"trace", std::move(trace)}};
 }
 
 }  // namespace xfp::ctl

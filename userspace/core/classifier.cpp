@@ -65,7 +65,10 @@ Evaluation evaluate(const ArbitrationEntry& e,
       return {Evaluation::Skip, 0, 0, false, "inspection callout unregistered: ignored"};
     }
     if ((f.flags & filter_flag::kPermitIfCalloutUnregistered) != 0) {
-      return {Evaluation::Permit, clearRight ? 0 : v.rights, 0, false,
+      return {Evaluation::Permit,
+              clearRight ? 0 : v.rights,
+              0,
+              false,
               "callout unregistered: acts as PERMIT (PERMIT_IF_CALLOUT_UNREGISTERED)"};
     }
     return {Evaluation::Block, 0, 0, false, "callout unregistered: acts as BLOCK"};
@@ -130,15 +133,19 @@ Result<ClassifyResult> classify(const Policy& policy,
   }
   if (in.values.size() != layer->fields.size()) {
     return fail(status::kInvalidParameter,
-                fmt::format("{} incoming values for {} fields of {}", in.values.size(),
-                            layer->fields.size(), layer->fullName()));
+                fmt::format("{} incoming values for {} fields of {}",
+                            in.values.size(),
+                            layer->fields.size(),
+                            layer->fullName()));
   }
   for (const FieldInfo& field : layer->fields) {
     const Value& v = in.values[field.index];
     if (!v.isEmpty() && v.type() != field.type) {
       return fail(status::kTypeMismatch,
-                  fmt::format("incoming {} is {}, the field is {}", field.name,
-                              dataTypeName(v.type()), dataTypeName(field.type)));
+                  fmt::format("incoming {} is {}, the field is {}",
+                              field.name,
+                              dataTypeName(v.type()),
+                              dataTypeName(field.type)));
     }
   }
 
@@ -161,8 +168,12 @@ Result<ClassifyResult> classify(const Policy& policy,
         continue;
       }
       Evaluation r = evaluate(e, v, *layer, in, meta, policy, callouts);
-      FilterStep step{f.filterId, toAction(r.kind), FilterOutcome::Continue, r.invokedCallout,
-                      v.rights, std::move(r.note)};
+      FilterStep step{f.filterId,
+                      toAction(r.kind),
+                      FilterOutcome::Continue,
+                      r.invokedCallout,
+                      v.rights,
+                      std::move(r.note)};
       if (r.kind == Evaluation::Skip) {
         step.outcome = FilterOutcome::Skipped;
         trace.steps.push_back(std::move(step));

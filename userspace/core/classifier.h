@@ -76,11 +76,11 @@ class NoCallouts final : public CalloutRegistry {
 
 // What became of one matching filter during arbitration.
 enum class FilterOutcome {
-  Skipped,    // callout inspection unregistered, or CONDITIONAL_ON_FLOW without a context
-  Continue,   // evaluation went on to the next filter
-  Applied,    // set the current decision
-  Ignored,    // terminating, but a hard decision already stood
-  Vetoed,     // a callout BLOCK overturned a hard PERMIT
+  Skipped,   // callout inspection unregistered, or CONDITIONAL_ON_FLOW without a context
+  Continue,  // evaluation went on to the next filter
+  Applied,   // set the current decision
+  Ignored,   // terminating, but a hard decision already stood
+  Vetoed,    // a callout BLOCK overturned a hard PERMIT
 };
 
 struct FilterStep {

@@ -81,8 +81,8 @@ constexpr std::optional<Guid> Guid::parse(std::string_view text) {
     return std::nullopt;
   }
   Guid g;
-  constexpr std::array<size_t, 16> kWireFromText = {3, 2, 1, 0, 5, 4, 7, 6,
-                                                    8, 9, 10, 11, 12, 13, 14, 15};
+  constexpr std::array<size_t, 16> kWireFromText = {
+      3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15};
   for (size_t i = 0; i < 16; ++i) {
     g.bytes[i] = be[kWireFromText[i]];
   }

@@ -159,7 +159,9 @@ const FieldInfo* LayerInfo::fieldByName(std::string_view text) const {
   return nullptr;
 }
 
-std::span<const LayerInfo> allLayers() { return layerTable(); }
+std::span<const LayerInfo> allLayers() {
+  return layerTable();
+}
 
 const LayerInfo* layerByKey(const Guid& key) {
   for (const auto& l : layerTable()) {

@@ -15,18 +15,18 @@
 namespace xfp {
 
 struct FieldInfo {
-  uint16_t index = 0;      // FWPS_FIELD_<LAYER>_<name>: index into the incoming values
-  std::string_view name;   // FWPS suffix, e.g. "IP_REMOTE_PORT" (or "PROFILE_ID")
+  uint16_t index = 0;          // FWPS_FIELD_<LAYER>_<name>: index into the incoming values
+  std::string_view name;       // FWPS suffix, e.g. "IP_REMOTE_PORT" (or "PROFILE_ID")
   std::string_view condition;  // FWPM_CONDITION_ suffix, e.g. "IP_REMOTE_PORT"; empty: internal
-  Guid conditionKey;       // zero for internal BITMAP_* fields
+  Guid conditionKey;           // zero for internal BITMAP_* fields
   DataType type = DataType::Empty;  // incoming value type at this layer
-  bool isAddress = false;  // accepts FWP_V4_ADDR_MASK / FWP_V6_ADDR_MASK conditions
+  bool isAddress = false;           // accepts FWP_V4_ADDR_MASK / FWP_V6_ADDR_MASK conditions
 };
 
 struct LayerInfo {
   std::string_view name;  // FWPM_LAYER_ suffix, e.g. "INBOUND_TRANSPORT_V4"
   Guid key;
-  uint16_t id = 0;  // FWPS_LAYER_* run-time id
+  uint16_t id = 0;                // FWPS_LAYER_* run-time id
   std::vector<FieldInfo> fields;  // empty for layers without a schema in the spec
 
   [[nodiscard]] const FieldInfo* fieldByKey(const Guid& conditionKey) const;

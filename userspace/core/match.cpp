@@ -16,15 +16,17 @@ bool isUnsignedType(DataType t) {
 }
 
 bool isIntegerType(DataType t) {
-  return isUnsignedType(t) || t == DataType::Int8 || t == DataType::Int16 ||
-         t == DataType::Int32 || t == DataType::Int64;
+  return isUnsignedType(t) || t == DataType::Int8 || t == DataType::Int16 || t == DataType::Int32 ||
+         t == DataType::Int64;
 }
 
 bool isTokenType(DataType t) {
   return t == DataType::TokenInformation || t == DataType::TokenAccessInformation;
 }
 
-bool isStringLike(DataType t) { return t == DataType::UnicodeString || t == DataType::ByteBlob; }
+bool isStringLike(DataType t) {
+  return t == DataType::UnicodeString || t == DataType::ByteBlob;
+}
 
 // Case folding for EQUAL_CASE_INSENSITIVE: ASCII and Latin-1 letters (our choice; Windows
 // uses its upcase table).
@@ -91,8 +93,13 @@ Result<void> checkCondition(const FieldInfo& field, MatchType match, const Condi
   const DataType ft = field.type;
   const DataType vt = value.type();
   const auto mismatch = [&](uint32_t code, const std::string& why) -> Result<void> {
-    return fail(code, fmt::format("{} with {} on {} ({}): {}", matchTypeName(match),
-                                  dataTypeName(vt), field.condition, dataTypeName(ft), why));
+    return fail(code,
+                fmt::format("{} with {} on {} ({}): {}",
+                            matchTypeName(match),
+                            dataTypeName(vt),
+                            field.condition,
+                            dataTypeName(ft),
+                            why));
   };
   if (static_cast<uint32_t>(match) >= kMatchTypeMax) {
     return fail(status::kInvalidEnumerator,
@@ -114,8 +121,8 @@ Result<void> checkCondition(const FieldInfo& field, MatchType match, const Condi
       }
       const uint32_t mask = value.v4Mask()->mask;
       if (mask != 0 && std::countl_one(mask) + std::countr_zero(mask) != 32) {
-        return fail(status::kInvalidNetMask, fmt::format("non-contiguous IPv4 mask {}",
-                                                         formatIpv4(mask)));
+        return fail(status::kInvalidNetMask,
+                    fmt::format("non-contiguous IPv4 mask {}", formatIpv4(mask)));
       }
       return {};
     }

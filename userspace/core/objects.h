@@ -96,9 +96,9 @@ struct Filter {
   WeightValue weight;
   std::vector<Condition> conditions;
   Action action;
-  uint64_t rawContext = 0;       // unless HAS_PROVIDER_CONTEXT
-  Guid providerContextKey;       // with HAS_PROVIDER_CONTEXT
-  bool reservedSet = false;      // FWPM_FILTER0.reserved != NULL (must not be on add)
+  uint64_t rawContext = 0;   // unless HAS_PROVIDER_CONTEXT
+  Guid providerContextKey;   // with HAS_PROVIDER_CONTEXT
+  bool reservedSet = false;  // FWPM_FILTER0.reserved != NULL (must not be on add)
   // Outputs, set by Policy on add.
   uint64_t filterId = 0;
   uint64_t effectiveWeight = 0;

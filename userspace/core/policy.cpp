@@ -82,8 +82,8 @@ Result<void> Policy::checkProviderRef(const std::optional<Guid>& providerKey,
     return fail(status::kProviderNotFound,
                 fmt::format("provider {} not found", providerKey->toString()));
   }
-  return checkLifetime(origin, std::nullopt, p->origin, std::nullopt,
-                       "provider " + providerKey->toString());
+  return checkLifetime(
+      origin, std::nullopt, p->origin, std::nullopt, "provider " + providerKey->toString());
 }
 
 Result<void> Policy::addProvider(Provider p) {
@@ -118,9 +118,9 @@ Result<uint64_t> Policy::addProviderContext(ProviderContext c) {
     return fail(status::kAlreadyExists, "provider context " + c.key.toString() + " already exists");
   }
   if (c.type != kGeneralContext) {
-    return fail(status::kInvalidParameter,
-                fmt::format("provider context type {} (only FWPM_GENERAL_CONTEXT is supported)",
-                            c.type));
+    return fail(
+        status::kInvalidParameter,
+        fmt::format("provider context type {} (only FWPM_GENERAL_CONTEXT is supported)", c.type));
   }
   if ((c.flags & ~kProviderContextFlagPersistent) != 0) {
     return fail(status::kInvalidFlags, fmt::format("provider context flags 0x{:x}", c.flags));
@@ -227,9 +227,10 @@ Result<uint64_t> Policy::addFilter(Filter f) {
   // Flags (§1.7).
   f.flags &= ~filter_flag::kIndexed;  // output only
   if ((f.flags & ~kFilterFlagsAcceptedOnAdd) != 0) {
-    return fail(status::kInvalidFlags, "filter flags " + filterFlagsToString(f.flags) +
-                                           ": DISABLED, IPsec, OS-partition and reserved flags "
-                                           "cannot be set on add");
+    return fail(status::kInvalidFlags,
+                "filter flags " + filterFlagsToString(f.flags) +
+                    ": DISABLED, IPsec, OS-partition and reserved flags "
+                    "cannot be set on add");
   }
   if ((f.flags & filter_flag::kPersistent) != 0 && (f.flags & filter_flag::kBoottime) != 0) {
     return fail(status::kInvalidFlags, "PERSISTENT and BOOTTIME are mutually exclusive");
@@ -249,8 +250,8 @@ Result<uint64_t> Policy::addFilter(Filter f) {
   if (auto r = checkProviderRef(f.providerKey, f.origin); !r) {
     return tl::unexpected(r.error());
   }
-  if (auto r = checkLifetime(f.origin, f.providerKey, sl->origin, sl->providerKey,
-                             "sublayer " + sl->key.toString());
+  if (auto r = checkLifetime(
+          f.origin, f.providerKey, sl->origin, sl->providerKey, "sublayer " + sl->key.toString());
       !r) {
     return tl::unexpected(r.error());
   }
@@ -258,9 +259,9 @@ Result<uint64_t> Policy::addFilter(Filter f) {
   // Action (§1.7).
   if (t != ActionType::Block && t != ActionType::Permit && t != ActionType::CalloutTerminating &&
       t != ActionType::CalloutInspection && t != ActionType::CalloutUnknown) {
-    return fail(status::kInvalidActionType,
-                fmt::format("action type 0x{:x} cannot be set on a filter",
-                            static_cast<uint32_t>(t)));
+    return fail(
+        status::kInvalidActionType,
+        fmt::format("action type 0x{:x} cannot be set on a filter", static_cast<uint32_t>(t)));
   }
   if (isCalloutAction(t)) {
     const Callout* c = callout(f.action.calloutKey);
@@ -270,11 +271,13 @@ Result<uint64_t> Policy::addFilter(Filter f) {
     }
     if (c->applicableLayer != f.layerKey) {
       return fail(status::kIncompatibleLayer,
-                  fmt::format("callout {} applies to layer {}, not {}", c->key.toString(),
-                              c->applicableLayer.toString(), layer->fullName()));
+                  fmt::format("callout {} applies to layer {}, not {}",
+                              c->key.toString(),
+                              c->applicableLayer.toString(),
+                              layer->fullName()));
     }
-    if (auto r = checkLifetime(f.origin, f.providerKey, c->origin, c->providerKey,
-                               "callout " + c->key.toString());
+    if (auto r = checkLifetime(
+            f.origin, f.providerKey, c->origin, c->providerKey, "callout " + c->key.toString());
         !r) {
       return tl::unexpected(r.error());
     }
@@ -285,7 +288,10 @@ Result<uint64_t> Policy::addFilter(Filter f) {
       return fail(status::kProviderContextNotFound,
                   "provider context " + f.providerContextKey.toString() + " not found");
     }
-    if (auto r = checkLifetime(f.origin, f.providerKey, pc->origin, pc->providerKey,
+    if (auto r = checkLifetime(f.origin,
+                               f.providerKey,
+                               pc->origin,
+                               pc->providerKey,
                                "provider context " + pc->key.toString());
         !r) {
       return tl::unexpected(r.error());
@@ -298,8 +304,10 @@ Result<uint64_t> Policy::addFilter(Filter f) {
     const FieldInfo* field = layer->fieldByKey(c.fieldKey);
     if (field == nullptr) {
       return fail(status::kConditionNotFound,
-                  fmt::format("conditions[{}]: field {} is not in layer {}", i,
-                              conditionName(c.fieldKey), layer->fullName()));
+                  fmt::format("conditions[{}]: field {} is not in layer {}",
+                              i,
+                              conditionName(c.fieldKey),
+                              layer->fullName()));
     }
     if (auto r = checkCondition(*field, c.matchType, c.value); !r) {
       return tl::unexpected(Error(r.error()).within(fmt::format("conditions[{}]", i)));
@@ -475,31 +483,34 @@ const std::vector<ArbitrationEntry>& Policy::arbitrationOrder(uint16_t layerId) 
       e.sublayer = sublayer(f.subLayerKey);
       for (const Condition& c : f.conditions) {
         const uint16_t idx = layer->fieldByKey(c.fieldKey)->index;
-        auto g = std::find_if(e.groups.begin(), e.groups.end(),
-                              [&](const auto& grp) { return grp.fieldIndex == idx; });
+        auto g = std::find_if(e.groups.begin(), e.groups.end(), [&](const auto& grp) {
+          return grp.fieldIndex == idx;
+        });
         if (g == e.groups.end()) {
           e.groups.push_back({idx, {}});
           g = e.groups.end() - 1;
         }
         g->conditions.push_back(&c);
       }
-      std::sort(e.groups.begin(), e.groups.end(),
-                [](const auto& a, const auto& b) { return a.fieldIndex < b.fieldIndex; });
+      std::sort(e.groups.begin(), e.groups.end(), [](const auto& a, const auto& b) {
+        return a.fieldIndex < b.fieldIndex;
+      });
       entries.push_back(std::move(e));
     }
   }
-  std::sort(entries.begin(), entries.end(), [](const ArbitrationEntry& a, const ArbitrationEntry& b) {
-    if (a.sublayer->weight != b.sublayer->weight) {
-      return a.sublayer->weight > b.sublayer->weight;
-    }
-    if (a.sublayer->key != b.sublayer->key) {
-      return a.sublayer->key < b.sublayer->key;
-    }
-    if (a.filter->effectiveWeight != b.filter->effectiveWeight) {
-      return a.filter->effectiveWeight > b.filter->effectiveWeight;
-    }
-    return a.filter->filterId < b.filter->filterId;
-  });
+  std::sort(
+      entries.begin(), entries.end(), [](const ArbitrationEntry& a, const ArbitrationEntry& b) {
+        if (a.sublayer->weight != b.sublayer->weight) {
+          return a.sublayer->weight > b.sublayer->weight;
+        }
+        if (a.sublayer->key != b.sublayer->key) {
+          return a.sublayer->key < b.sublayer->key;
+        }
+        if (a.filter->effectiveWeight != b.filter->effectiveWeight) {
+          return a.filter->effectiveWeight > b.filter->effectiveWeight;
+        }
+        return a.filter->filterId < b.filter->filterId;
+      });
   return order_.emplace(layerId, std::move(entries)).first->second;
 }
 

@@ -94,7 +94,8 @@ Result<Bytes> parseData(const json& v) {
   if (s.rfind("hex:", 0) == 0) {
     Bytes out;
     const std::string hex = s.substr(4);
-    if (hex.size() % 2 != 0 || hex.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos) {
+    if (hex.size() % 2 != 0 ||
+        hex.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos) {
       return fail(status::kInvalidParameter, "hex: data needs an even number of hex digits");
     }
     for (size_t i = 0; i < hex.size(); i += 2) {
@@ -195,8 +196,8 @@ Result<Value> plainFromJson(const FieldInfo& field, const json& v) {
     return parseValueText(field, field.type, v.get<std::string>());
   }
   if (v.is_number_integer()) {
-    const std::string text =
-        v.is_number_unsigned() ? std::to_string(v.get<uint64_t>()) : std::to_string(v.get<int64_t>());
+    const std::string text = v.is_number_unsigned() ? std::to_string(v.get<uint64_t>())
+                                                    : std::to_string(v.get<int64_t>());
     if (field.isAddress && field.type == DataType::Uint32) {
       uint64_t raw = v.get<uint64_t>();
       if (raw > 0xFFFFFFFF) {
@@ -261,16 +262,18 @@ Result<Policy> parsePolicy(std::string_view text, const std::string& origin) {
   } catch (const json::parse_error& e) {
     return rd.error(status::kInvalidParameter, "JSON", e.what());
   }
-  if (auto r = checkKeys(doc, {"xfp_policy", "providers", "provider_contexts", "sublayers",
-                               "callouts", "filters"});
+  if (auto r = checkKeys(
+          doc,
+          {"xfp_policy", "providers", "provider_contexts", "sublayers", "callouts", "filters"});
       !r) {
     return rd.error(r.error(), "top level");
   }
   if (!doc.contains("xfp_policy") || doc["xfp_policy"] != 1) {
-    return rd.error(status::kInvalidParameter, "top level",
-                    "\"xfp_policy\": 1 is required (format version)");
+    return rd.error(
+        status::kInvalidParameter, "top level", "\"xfp_policy\": 1 is required (format version)");
   }
-  for (const char* section : {"providers", "provider_contexts", "sublayers", "callouts", "filters"}) {
+  for (const char* section :
+       {"providers", "provider_contexts", "sublayers", "callouts", "filters"}) {
     if (doc.contains(section) && !doc[section].is_array()) {
       return rd.error(status::kInvalidParameter, section, "must be a list");
     }
@@ -300,13 +303,15 @@ Result<Policy> parsePolicy(std::string_view text, const std::string& origin) {
   for (size_t i = 0; i < provs.size(); ++i) {
     const json& o = provs[i];
     const std::string where = objectWhere("providers", i, o);
-    if (auto r = checkKeys(o, {"key", "name", "description", "flags", "data", "service_name"}); !r) {
+    if (auto r = checkKeys(o, {"key", "name", "description", "flags", "data", "service_name"});
+        !r) {
       return rd.error(r.error(), where);
     }
     Provider p;
     p.displayData.name = named(o);
     if (o.contains("description")) {
-      p.displayData.description = o["description"].is_string() ? o["description"].get<std::string>() : "";
+      p.displayData.description =
+          o["description"].is_string() ? o["description"].get<std::string>() : "";
     }
     if (o.contains("key")) {
       auto k = parseKey(o["key"]);
@@ -347,7 +352,9 @@ Result<Policy> parsePolicy(std::string_view text, const std::string& origin) {
     }
   }
 
-  auto optionalRef = [&](const json& o, const char* member, const NameTable& table,
+  auto optionalRef = [&](const json& o,
+                         const char* member,
+                         const NameTable& table,
                          const char* kind) -> Result<std::optional<Guid>> {
     if (!o.contains(member)) {
       return std::optional<Guid>{};
@@ -410,7 +417,8 @@ Result<Policy> parsePolicy(std::string_view text, const std::string& origin) {
   for (size_t i = 0; i < subs.size(); ++i) {
     const json& o = subs[i];
     const std::string where = objectWhere("sublayers", i, o);
-    if (auto r = checkKeys(o, {"key", "name", "description", "flags", "provider", "weight", "data"});
+    if (auto r =
+            checkKeys(o, {"key", "name", "description", "flags", "provider", "weight", "data"});
         !r) {
       return rd.error(r.error(), where);
     }
@@ -426,7 +434,8 @@ Result<Policy> parsePolicy(std::string_view text, const std::string& origin) {
     }
     if (!o.contains("weight") || !o["weight"].is_number_unsigned() ||
         o["weight"].get<uint64_t>() > 0xFFFF) {
-      return rd.error(status::kInvalidParameter, where + ".weight",
+      return rd.error(status::kInvalidParameter,
+                      where + ".weight",
                       "a sublayer weight is required: an integer 0..65535");
     }
     s.weight = o["weight"].get<uint16_t>();
@@ -471,11 +480,13 @@ Result<Policy> parsePolicy(std::string_view text, const std::string& origin) {
       c.key = *k;
     }
     if (!o.contains("layer") || !o["layer"].is_string()) {
-      return rd.error(status::kInvalidParameter, where + ".layer", "the applicable layer is required");
+      return rd.error(
+          status::kInvalidParameter, where + ".layer", "the applicable layer is required");
     }
     const LayerInfo* layer = layerByName(o["layer"].get<std::string>());
     if (layer == nullptr) {
-      return rd.error(status::kLayerNotFound, where + ".layer",
+      return rd.error(status::kLayerNotFound,
+                      where + ".layer",
                       fmt::format("unknown layer \"{}\"", o["layer"].get<std::string>()));
     }
     c.applicableLayer = layer->key;
@@ -506,9 +517,22 @@ Result<Policy> parsePolicy(std::string_view text, const std::string& origin) {
   for (size_t i = 0; i < fils.size(); ++i) {
     const json& o = fils[i];
     const std::string where = objectWhere("filters", i, o);
-    if (auto r = checkKeys(o, {"key", "name", "description", "flags", "provider", "layer",
-                               "sublayer", "weight", "action", "callout", "conditions",
-                               "raw_context", "provider_context", "filter_type", "data"});
+    if (auto r = checkKeys(o,
+                           {"key",
+                            "name",
+                            "description",
+                            "flags",
+                            "provider",
+                            "layer",
+                            "sublayer",
+                            "weight",
+                            "action",
+                            "callout",
+                            "conditions",
+                            "raw_context",
+                            "provider_context",
+                            "filter_type",
+                            "data"});
         !r) {
       return rd.error(r.error(), where);
     }
@@ -529,7 +553,8 @@ Result<Policy> parsePolicy(std::string_view text, const std::string& origin) {
     }
     const LayerInfo* layer = layerByName(o["layer"].get<std::string>());
     if (layer == nullptr || !layer->hasSchema()) {
-      return rd.error(status::kLayerNotFound, where + ".layer",
+      return rd.error(status::kLayerNotFound,
+                      where + ".layer",
                       fmt::format("unknown layer \"{}\"", o["layer"].get<std::string>()));
     }
     f.layerKey = layer->key;
@@ -572,27 +597,30 @@ Result<Policy> parsePolicy(std::string_view text, const std::string& origin) {
                  w["uint64"].is_number_unsigned()) {
         f.weight = Value::uint64(w["uint64"].get<uint64_t>());
       } else if (!(w.is_null() || (w.is_string() && w.get<std::string>() == "auto"))) {
-        return rd.error(status::kInvalidWeight, where + ".weight",
+        return rd.error(status::kInvalidWeight,
+                        where + ".weight",
                         "a weight is a number (FWP_UINT64), {\"range\": 0..15} (FWP_UINT8), "
                         "or \"auto\" (FWP_EMPTY)");
       }
     }
     // Action.
     if (!o.contains("action") || !o["action"].is_string()) {
-      return rd.error(status::kInvalidActionType, where + ".action",
+      return rd.error(status::kInvalidActionType,
+                      where + ".action",
                       "an action is required: block, permit, callout_terminating, "
                       "callout_inspection or callout_unknown");
     }
     auto action = parseActionType(o["action"].get<std::string>());
     if (!action) {
-      return rd.error(status::kInvalidActionType, where + ".action",
+      return rd.error(status::kInvalidActionType,
+                      where + ".action",
                       fmt::format("unknown action \"{}\"", o["action"].get<std::string>()));
     }
     f.action.type = *action;
     if (isCalloutAction(*action)) {
       if (!o.contains("callout")) {
-        return rd.error(status::kCalloutNotFound, where + ".callout",
-                        "a callout action names its callout");
+        return rd.error(
+            status::kCalloutNotFound, where + ".callout", "a callout action names its callout");
       }
       auto c = callouts.resolve(o["callout"], "callout");
       if (!c) {
@@ -600,8 +628,8 @@ Result<Policy> parsePolicy(std::string_view text, const std::string& origin) {
       }
       f.action.calloutKey = *c;
     } else if (o.contains("callout")) {
-      return rd.error(status::kInvalidParameter, where + ".callout",
-                      "only callout actions name a callout");
+      return rd.error(
+          status::kInvalidParameter, where + ".callout", "only callout actions name a callout");
     }
     if (o.contains("filter_type")) {
       auto k = parseKey(o["filter_type"]);
@@ -649,9 +677,12 @@ Result<Policy> parsePolicy(std::string_view text, const std::string& origin) {
         const std::string fieldName = c["field"].get<std::string>();
         const FieldInfo* field = layer->fieldByName(fieldName);
         if (field == nullptr) {
-          return rd.error(status::kConditionNotFound, cw + ".field",
+          return rd.error(status::kConditionNotFound,
+                          cw + ".field",
                           fmt::format("\"{}\" is not a field of {} (xfpctl layers {} lists them)",
-                                      fieldName, layer->fullName(), layer->name));
+                                      fieldName,
+                                      layer->fullName(),
+                                      layer->name));
         }
         Condition cond;
         cond.fieldKey = field->conditionKey;
@@ -669,8 +700,10 @@ Result<Policy> parsePolicy(std::string_view text, const std::string& origin) {
           }
           auto m = parseMatchType(c["match"].get<std::string>());
           if (!m) {
-            return rd.error(status::kInvalidEnumerator, cw + ".match",
-                            fmt::format("unknown match type \"{}\"", c["match"].get<std::string>()));
+            return rd.error(
+                status::kInvalidEnumerator,
+                cw + ".match",
+                fmt::format("unknown match type \"{}\"", c["match"].get<std::string>()));
           }
           cond.matchType = *m;
         } else {
@@ -690,8 +723,8 @@ Result<Policy> parsePolicy(std::string_view text, const std::string& origin) {
 Result<Policy> loadPolicyFile(const std::string& path) {
   std::ifstream in(path);
   if (!in) {
-    return fail(status::kInvalidParameter, fmt::format("{}: cannot open: {}", path,
-                                                       std::strerror(errno)));
+    return fail(status::kInvalidParameter,
+                fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
   }
   std::ostringstream text;
   text << in.rdbuf();

@@ -327,8 +327,10 @@ std::string securityDescriptorToSddl(const Bytes& sd) {
     if (daclOff != 0) {
       const auto aces = parseAcl(sd, daclOff);  // a local: *temporary would dangle in the loop
       for (const Ace& ace : *aces) {
-        out += fmt::format("({};;0x{:x};;;{})", ace.type == kAccessDeniedAce ? "D" : "A",
-                           ace.mask, sidToString(ace.sid));
+        out += fmt::format("({};;0x{:x};;;{})",
+                           ace.type == kAccessDeniedAce ? "D" : "A",
+                           ace.mask,
+                           sidToString(ace.sid));
       }
     }
   }

@@ -147,8 +147,8 @@ std::string Value::toString(bool ipv4Address) const {
       return ipv4Address ? formatHex(asBytes()) : formatIpv6(asBytes().data());
     case DataType::ByteArray6: {
       const Bytes& b = asBytes();
-      return fmt::format("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", b[0], b[1], b[2], b[3], b[4],
-                         b[5]);
+      return fmt::format(
+          "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", b[0], b[1], b[2], b[3], b[4], b[5]);
     }
     case DataType::UnicodeString:
       return "\"" + utf16ToUtf8(asString()) + "\"";

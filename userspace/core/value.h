@@ -73,8 +73,8 @@ class Value {
   bool operator==(const Value&) const = default;
 
  private:
-  using Data = std::variant<std::monostate, uint64_t, int64_t, float, double, Bytes,
-                            std::u16string, Token>;
+  using Data =
+      std::variant<std::monostate, uint64_t, int64_t, float, double, Bytes, std::u16string, Token>;
   Value(DataType t, Data d) : type_(t), data_(std::move(d)) {}
 
   DataType type_ = DataType::Empty;
@@ -104,7 +104,7 @@ struct RangeValue {
 
 class ConditionValue {
  public:
-  ConditionValue() = default;  // FWP_EMPTY
+  ConditionValue() = default;                       // FWP_EMPTY
   ConditionValue(Value v) : data_(std::move(v)) {}  // NOLINT: a plain value is a condition value
   ConditionValue(V4AddrMask v) : data_(v) {}        // NOLINT
   ConditionValue(V6AddrMask v) : data_(v) {}        // NOLINT

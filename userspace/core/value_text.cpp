@@ -15,8 +15,11 @@ namespace {
 
 Result<Value> bad(const FieldInfo& field, std::string_view text, std::string_view expected) {
   return fail(status::kInvalidParameter,
-              fmt::format("\"{}\" is not a valid {} for {} (expected {})", text,
-                          dataTypeName(field.type), field.condition, expected));
+              fmt::format("\"{}\" is not a valid {} for {} (expected {})",
+                          text,
+                          dataTypeName(field.type),
+                          field.condition,
+                          expected));
 }
 
 std::string lower(std::string_view s) {
@@ -191,13 +194,14 @@ Result<Value> parseValueText(const FieldInfo& field, DataType type, std::string_
       if (!parseU64(text, v)) {
         return bad(field, text, "an unsigned number");
       }
-      const int bits = type == DataType::Uint8 ? 8 : type == DataType::Uint16 ? 16
-                                                 : type == DataType::Uint32   ? 32
-                                                                              : 64;
+      const int bits = type == DataType::Uint8    ? 8
+                       : type == DataType::Uint16 ? 16
+                       : type == DataType::Uint32 ? 32
+                                                  : 64;
       if (bits < 64 && v >= (1ULL << bits)) {
-        return fail(status::kOutOfBounds,
-                    fmt::format("{} does not fit {} ({})", text, dataTypeName(type),
-                                field.condition));
+        return fail(
+            status::kOutOfBounds,
+            fmt::format("{} does not fit {} ({})", text, dataTypeName(type), field.condition));
       }
       switch (type) {
         case DataType::Uint8:
@@ -218,12 +222,13 @@ Result<Value> parseValueText(const FieldInfo& field, DataType type, std::string_
       if (!parseI64(text, v)) {
         return bad(field, text, "a signed number");
       }
-      const int bits = type == DataType::Int8 ? 8 : type == DataType::Int16 ? 16
-                                                : type == DataType::Int32   ? 32
-                                                                            : 64;
+      const int bits = type == DataType::Int8    ? 8
+                       : type == DataType::Int16 ? 16
+                       : type == DataType::Int32 ? 32
+                                                 : 64;
       if (bits < 64 && (v < -(1LL << (bits - 1)) || v >= (1LL << (bits - 1)))) {
-        return fail(status::kOutOfBounds, fmt::format("{} does not fit {}", text,
-                                                      dataTypeName(type)));
+        return fail(status::kOutOfBounds,
+                    fmt::format("{} does not fit {}", text, dataTypeName(type)));
       }
       switch (type) {
         case DataType::Int8:
@@ -319,8 +324,7 @@ Result<Value> parseValueText(const FieldInfo& field, DataType type, std::string_
         if (part.rfind("uid=", 0) == 0 && parseU64(part.substr(4), id) && id <= 0xFFFFFFFF) {
           token.uid = static_cast<uint32_t>(id);
           haveUid = true;
-        } else if (part.rfind("gid=", 0) == 0 && parseU64(part.substr(4), id) &&
-                   id <= 0xFFFFFFFF) {
+        } else if (part.rfind("gid=", 0) == 0 && parseU64(part.substr(4), id) && id <= 0xFFFFFFFF) {
           token.gids.push_back(static_cast<uint32_t>(id));
         } else if (parseU64(part, id) && id <= 0xFFFFFFFF && !haveUid) {
           token.uid = static_cast<uint32_t>(id);
@@ -339,8 +343,7 @@ Result<Value> parseValueText(const FieldInfo& field, DataType type, std::string_
     case DataType::Double: {
       try {
         const double d = std::stod(std::string(text));
-        return type == DataType::Float ? Value::float32(static_cast<float>(d))
-                                       : Value::float64(d);
+        return type == DataType::Float ? Value::float32(static_cast<float>(d)) : Value::float64(d);
       } catch (const std::exception&) {
         return bad(field, text, "a number");
       }
@@ -396,8 +399,8 @@ Result<ConditionValue> parseConditionText(const FieldInfo& field, std::string_vi
     }
     return ConditionValue(V6AddrMask{*a, static_cast<uint8_t>(prefix)});
   }
-  const bool token = field.type == DataType::TokenAccessInformation ||
-                     field.type == DataType::TokenInformation;
+  const bool token =
+      field.type == DataType::TokenAccessInformation || field.type == DataType::TokenInformation;
   auto v = parseValueText(field, token ? DataType::SecurityDescriptor : field.type, text);
   if (!v) {
     return tl::unexpected(v.error());
@@ -429,8 +432,7 @@ Result<IncomingValues> parseIncomingValues(const LayerInfo& layer, std::string_v
     pos = end;
     const size_t eq = item.find('=');
     if (eq == std::string_view::npos || eq == 0) {
-      return fail(status::kInvalidParameter,
-                  fmt::format("\"{}\": expected FIELD=VALUE", item));
+      return fail(status::kInvalidParameter, fmt::format("\"{}\": expected FIELD=VALUE", item));
     }
     const std::string_view name = item.substr(0, eq);
     const FieldInfo* field = layer.fieldByName(name);

@@ -19,6 +19,7 @@ uint32_t conditionScore(const Condition& c);
 uint64_t autoWeight(const std::vector<Condition>& conditions);
 
 // The effective weight for a filter's supplied weight value, or FWP_E_INVALID_WEIGHT.
-Result<uint64_t> effectiveWeight(const WeightValue& weight, const std::vector<Condition>& conditions);
+Result<uint64_t> effectiveWeight(const WeightValue& weight,
+                                 const std::vector<Condition>& conditions);
 
 }  // namespace xfp

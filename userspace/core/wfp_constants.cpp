@@ -171,15 +171,21 @@ std::string_view statusName(uint32_t code) {
   return "unknown status";
 }
 
-std::string_view actionTypeName(ActionType t) { return nameOf(kActions, t); }
+std::string_view actionTypeName(ActionType t) {
+  return nameOf(kActions, t);
+}
 std::optional<ActionType> parseActionType(std::string_view name) {
   return lookup(kActions, "FWP_ACTION_", name);
 }
-std::string_view dataTypeName(DataType t) { return nameOf(kDataTypes, t); }
+std::string_view dataTypeName(DataType t) {
+  return nameOf(kDataTypes, t);
+}
 std::optional<DataType> parseDataType(std::string_view name) {
   return lookup(kDataTypes, "FWP_", name);
 }
-std::string_view matchTypeName(MatchType t) { return nameOf(kMatchTypes, t); }
+std::string_view matchTypeName(MatchType t) {
+  return nameOf(kMatchTypes, t);
+}
 std::optional<MatchType> parseMatchType(std::string_view name) {
   return lookup(kMatchTypes, "FWP_MATCH_", name);
 }

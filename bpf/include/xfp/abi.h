@@ -69,7 +69,6 @@ struct xfp_parse_counters {
 };
 XFP_STATIC_ASSERT(sizeof(struct xfp_parse_counters) == 96, "struct xfp_parse_counters is ABI");
 
-
 /* ---------------------------------------------------------------------------------------------
  * The compiled policy (compiler/ writes it, bpf/lib/classify.h walks it). See docs/compiler.md.
  *
@@ -83,17 +82,17 @@ XFP_STATIC_ASSERT(sizeof(struct xfp_parse_counters) == 96, "struct xfp_parse_cou
 /* Slots of struct xfp_key.w. Multi-word values are most significant word first, so comparing
  * words in order compares the value. IPv4 addresses use the first word of their slot group. */
 enum {
-  XFP_SLOT_PRESENT = 0,   /* XFP_PRESENT_* bits: which optional fields are not FWP_EMPTY */
-  XFP_SLOT_ZERO = 1,      /* always 0 (high word of the 64-bit interface LUID) */
-  XFP_SLOT_PROTO = 2,     /* IP protocol */
-  XFP_SLOT_LADDR = 3,     /* 4 words: local IP address */
-  XFP_SLOT_RADDR = 7,     /* 4 words: remote IP address */
-  XFP_SLOT_LPORT = 11,    /* local port, ICMP type */
-  XFP_SLOT_RPORT = 12,    /* remote port, ICMP code */
-  XFP_SLOT_IFINDEX = 13,  /* interface index (also the low word of IP_LOCAL_INTERFACE) */
-  XFP_SLOT_FLAGS = 14,    /* FWP_CONDITION_FLAG_* */
-  XFP_SLOT_LMAC = 15,     /* 2 words: local MAC, high 16 bits then low 32 */
-  XFP_SLOT_RMAC = 17,     /* 2 words: remote MAC */
+  XFP_SLOT_PRESENT = 0,  /* XFP_PRESENT_* bits: which optional fields are not FWP_EMPTY */
+  XFP_SLOT_ZERO = 1,     /* always 0 (high word of the 64-bit interface LUID) */
+  XFP_SLOT_PROTO = 2,    /* IP protocol */
+  XFP_SLOT_LADDR = 3,    /* 4 words: local IP address */
+  XFP_SLOT_RADDR = 7,    /* 4 words: remote IP address */
+  XFP_SLOT_LPORT = 11,   /* local port, ICMP type */
+  XFP_SLOT_RPORT = 12,   /* remote port, ICMP code */
+  XFP_SLOT_IFINDEX = 13, /* interface index (also the low word of IP_LOCAL_INTERFACE) */
+  XFP_SLOT_FLAGS = 14,   /* FWP_CONDITION_FLAG_* */
+  XFP_SLOT_LMAC = 15,    /* 2 words: local MAC, high 16 bits then low 32 */
+  XFP_SLOT_RMAC = 17,    /* 2 words: remote MAC */
   XFP_SLOT_ETHER_TYPE = 19,
   XFP_SLOT_VLAN_ID = 20,
   XFP_SLOT_LMAC_TYPE = 21, /* DL_ADDRESS_TYPE: 0 unicast, 1 multicast, 2 broadcast */
@@ -135,8 +134,8 @@ enum {
 #define XFP_COUNTER_CAP (1u << 17)
 /* Bounds the BPF walk relies on (the compiler guarantees them). */
 #define XFP_MAX_DEPTH 48
-#define XFP_MAX_CANDS 32   /* leaves up to this long are walked by an unrolled loop */
-#define XFP_LEAF_MAX 4096  /* longer leaves (rare overlaps) are walked with bpf_loop() */
+#define XFP_MAX_CANDS 32  /* leaves up to this long are walked by an unrolled loop */
+#define XFP_LEAF_MAX 4096 /* longer leaves (rare overlaps) are walked with bpf_loop() */
 #define XFP_BOX_TERMS 6
 #define XFP_BOX_CHAIN 4 /* a box and at most 3 continuations (more terms than XFP_BOX_TERMS) */
 #define XFP_NONE 0xFFFFFFFFu
@@ -269,13 +268,13 @@ enum {
   XFP_VERDICT_NONE = 1,     /* FWP_ACTION_NONE: permit */
   XFP_VERDICT_PERMIT = 2,
   XFP_VERDICT_BLOCK = 3,
-  XFP_VERDICT_PUNT = 4,     /* a registered callout must be asked (callout runtime) */
+  XFP_VERDICT_PUNT = 4, /* a registered callout must be asked (callout runtime) */
 };
 
 struct xfp_result {
-  __u32 verdict;  /* XFP_VERDICT_* */
-  __u32 filter;   /* xfp_filters index of the deciding filter, valid for PERMIT/BLOCK/PUNT */
-  __u32 rights;   /* FWPS_RIGHT_ACTION_WRITE (1) still held */
+  __u32 verdict; /* XFP_VERDICT_* */
+  __u32 filter;  /* xfp_filters index of the deciding filter, valid for PERMIT/BLOCK/PUNT */
+  __u32 rights;  /* FWPS_RIGHT_ACTION_WRITE (1) still held */
   __u32 _pad;
 };
 XFP_STATIC_ASSERT(sizeof(struct xfp_result) == 16, "struct xfp_result is ABI");
@@ -305,9 +304,9 @@ XFP_STATIC_ASSERT(sizeof(struct xfp_cfg) == 8, "struct xfp_cfg is ABI");
 /* Per-CPU scratch of one packet: the key, and each layer's result (read back by tests). */
 struct xfp_scratch {
   struct xfp_key key;
-  __u32 evaluated;                        /* bit per layer slot classified for this packet */
-  __u32 final_verdict;                    /* XFP_VERDICT_* applied to the packet */
-  struct xfp_result res[XFP_LS_COUNT];    /* per layer slot */
+  __u32 evaluated;                     /* bit per layer slot classified for this packet */
+  __u32 final_verdict;                 /* XFP_VERDICT_* applied to the packet */
+  struct xfp_result res[XFP_LS_COUNT]; /* per layer slot */
 };
 XFP_STATIC_ASSERT(sizeof(struct xfp_scratch) == 96 + 8 + 16 * XFP_LS_COUNT,
                   "struct xfp_scratch is ABI");
@@ -343,10 +342,10 @@ XFP_STATIC_ASSERT(sizeof(struct xfp_walk) == 108, "struct xfp_walk is ABI");
 
 struct xfp_flow_entry {
   __u32 w[XFP_FLOW_WORDS];
-  __u64 generation;      /* xfp_gen.generation it was computed under; 0 = empty */
-  __u32 verdict;         /* final XFP_VERDICT_* for the packet */
-  __u32 layers;          /* layers recorded below (1 or 2) */
-  __u32 ls[2];           /* layer slots */
+  __u64 generation; /* xfp_gen.generation it was computed under; 0 = empty */
+  __u32 verdict;    /* final XFP_VERDICT_* for the packet */
+  __u32 layers;     /* layers recorded below (1 or 2) */
+  __u32 ls[2];      /* layer slots */
   struct xfp_result res[2];
 };
 XFP_STATIC_ASSERT(sizeof(struct xfp_flow_entry) == 120, "struct xfp_flow_entry is ABI");

@@ -1,12 +1,13 @@
 // The JSON policy format: what loads, and that every error names the file, the object and the
 // field, with the WFP status of the failure.
+#include "userspace/core/policy_file.h"
+
 #include <string>
 
 #include <gtest/gtest.h>
 
 #include "tests/harness/test_env.h"
 #include "userspace/core/classifier.h"
-#include "userspace/core/policy_file.h"
 #include "userspace/core/value_text.h"
 
 namespace xfp {
@@ -90,87 +91,102 @@ TEST(PolicyFile, VersionIsRequired) {
 }
 
 TEST(PolicyFile, UnknownTopLevelMemberIsRejected) {
-  expectError(R"({"xfp_policy": 1, "filtres": []})", status::kInvalidParameter,
-              {"top level", "filtres"});
+  expectError(
+      R"({"xfp_policy": 1, "filtres": []})", status::kInvalidParameter, {"top level", "filtres"});
 }
 
 TEST(PolicyFile, UnknownLayerNamesFilterAndField) {
   expectError(withFilters(R"({"name": "a", "layer": "INBOUND_TRANSPRT_V4", "action": "block"})"),
-              status::kLayerNotFound, {"filters[0] \"a\"", ".layer", "INBOUND_TRANSPRT_V4"});
+              status::kLayerNotFound,
+              {"filters[0] \"a\"", ".layer", "INBOUND_TRANSPRT_V4"});
 }
 
 TEST(PolicyFile, FieldNotInLayerIsConditionNotFound) {
   expectError(withFilters(R"({"name": "ok", "layer": "INBOUND_IPPACKET_V4", "action": "block"},
       {"name": "bad", "layer": "INBOUND_IPPACKET_V4", "action": "block",
        "conditions": [{"field": "IP_LOCAL_PORT", "value": 80}]})"),
-              status::kConditionNotFound, {"filters[1] \"bad\"", "conditions[0].field",
-                                           "IP_LOCAL_PORT"});
+              status::kConditionNotFound,
+              {"filters[1] \"bad\"", "conditions[0].field", "IP_LOCAL_PORT"});
 }
 
 TEST(PolicyFile, ValueOutOfRangeForFieldType) {
   expectError(withFilters(R"({"name": "p", "layer": "INBOUND_TRANSPORT_V4", "action": "block",
        "conditions": [{"field": "IP_PROTOCOL", "value": 300}]})"),
-              status::kOutOfBounds, {"filters[0] \"p\"", "conditions[0].value"});
+              status::kOutOfBounds,
+              {"filters[0] \"p\"", "conditions[0].value"});
 }
 
 TEST(PolicyFile, ExplicitlyTypedValueOfWrongTypeIsTypeMismatch) {
   expectError(withFilters(R"({"name": "t", "layer": "INBOUND_TRANSPORT_V4", "action": "block",
        "conditions": [{"field": "IP_PROTOCOL", "value": {"type": "FWP_UINT16", "value": 6}}]})"),
-              status::kTypeMismatch, {"filters[0] \"t\"", "conditions[0]"});
+              status::kTypeMismatch,
+              {"filters[0] \"t\"", "conditions[0]"});
 }
 
 TEST(PolicyFile, MatchTypeNotAllowedForType) {
   expectError(withFilters(R"({"name": "m", "layer": "INBOUND_TRANSPORT_V4", "action": "block",
        "conditions": [{"field": "IP_LOCAL_PORT", "match": "prefix", "value": 80}]})"),
-              status::kMatchTypeMismatch, {"filters[0] \"m\"", "conditions[0]"});
+              status::kMatchTypeMismatch,
+              {"filters[0] \"m\"", "conditions[0]"});
 }
 
 TEST(PolicyFile, BadMaskAndBadRange) {
   expectError(withFilters(R"({"name": "k", "layer": "INBOUND_TRANSPORT_V4", "action": "block",
        "conditions": [{"field": "IP_REMOTE_ADDRESS", "value": "10.0.0.0/255.0.255.0"}]})"),
-              status::kInvalidNetMask, {"filters[0] \"k\""});
+              status::kInvalidNetMask,
+              {"filters[0] \"k\""});
   expectError(withFilters(R"({"name": "r", "layer": "INBOUND_TRANSPORT_V4", "action": "block",
        "conditions": [{"field": "IP_LOCAL_PORT", "value": [2000, 1000]}]})"),
-              status::kInvalidRange, {"filters[0] \"r\""});
+              status::kInvalidRange,
+              {"filters[0] \"r\""});
 }
 
 TEST(PolicyFile, MissingNameIsNullDisplayName) {
   expectError(withFilters(R"({"layer": "INBOUND_TRANSPORT_V4", "action": "block"})"),
-              status::kNullDisplayName, {"filters[0]"});
+              status::kNullDisplayName,
+              {"filters[0]"});
 }
 
 TEST(PolicyFile, InvalidFlagsAndActions) {
   expectError(withFilters(R"({"name": "f", "layer": "INBOUND_TRANSPORT_V4", "action": "block",
        "flags": ["PERSISTENT", "BOOTTIME"]})"),
-              status::kInvalidFlags, {"filters[0] \"f\""});
+              status::kInvalidFlags,
+              {"filters[0] \"f\""});
   expectError(withFilters(R"({"name": "d", "layer": "INBOUND_TRANSPORT_V4", "action": "block",
        "flags": ["DISABLED"]})"),
-              status::kInvalidFlags, {"filters[0] \"d\""});
+              status::kInvalidFlags,
+              {"filters[0] \"d\""});
   expectError(withFilters(R"({"name": "u", "layer": "INBOUND_TRANSPORT_V4", "action": "block",
        "flags": ["NO_SUCH_FLAG"]})"),
-              status::kInvalidFlags, {"filters[0] \"u\".flags", "NO_SUCH_FLAG"});
+              status::kInvalidFlags,
+              {"filters[0] \"u\".flags", "NO_SUCH_FLAG"});
   expectError(withFilters(R"({"name": "c", "layer": "INBOUND_TRANSPORT_V4",
        "action": "continue"})"),
-              status::kInvalidActionType, {"filters[0] \"c\""});
+              status::kInvalidActionType,
+              {"filters[0] \"c\""});
 }
 
 TEST(PolicyFile, UnknownReferencesAreNamed) {
   expectError(withFilters(R"({"name": "s", "layer": "INBOUND_TRANSPORT_V4", "action": "block",
        "sublayer": "nope"})"),
-              status::kInvalidParameter, {"filters[0] \"s\".sublayer", "nope"});
+              status::kInvalidParameter,
+              {"filters[0] \"s\".sublayer", "nope"});
   expectError(withFilters(R"({"name": "s", "layer": "INBOUND_TRANSPORT_V4", "action": "block",
        "sublayer": "{01234567-89ab-cdef-0123-456789abcdef}"})"),
-              status::kSublayerNotFound, {"filters[0] \"s\""});
+              status::kSublayerNotFound,
+              {"filters[0] \"s\""});
   expectError(withFilters(R"({"name": "c", "layer": "INBOUND_TRANSPORT_V4",
        "action": "callout_terminating", "callout": "missing"})"),
-              status::kInvalidParameter, {"filters[0] \"c\".callout", "missing"});
+              status::kInvalidParameter,
+              {"filters[0] \"c\".callout", "missing"});
 }
 
 TEST(PolicyFile, CalloutAtAnotherLayerIsIncompatible) {
   expectError(withFilters(R"({"name": "x", "layer": "OUTBOUND_TRANSPORT_V4",
        "action": "callout_terminating", "callout": "C"})",
                           R"("callouts": [{"name": "C", "layer": "INBOUND_TRANSPORT_V4"}], )"),
-              status::kIncompatibleLayer, {"filters[0] \"x\""});
+              status::kIncompatibleLayer,
+              {"filters[0] \"x\""});
 }
 
 TEST(PolicyFile, DuplicateKeysAreRejected) {
@@ -178,13 +194,15 @@ TEST(PolicyFile, DuplicateKeysAreRejected) {
         "layer": "INBOUND_TRANSPORT_V4", "action": "block"},
       {"key": "{01234567-89ab-cdef-0123-456789abcdef}", "name": "b",
         "layer": "INBOUND_TRANSPORT_V4", "action": "block"})"),
-              status::kAlreadyExists, {"filters[1] \"b\""});
+              status::kAlreadyExists,
+              {"filters[1] \"b\""});
 }
 
 TEST(PolicyFile, UnknownMemberOfAConditionIsNamed) {
   expectError(withFilters(R"({"name": "a", "layer": "INBOUND_TRANSPORT_V4", "action": "block",
        "conditions": [{"field": "IP_LOCAL_PORT", "valeu": 80}]})"),
-              status::kInvalidParameter, {"filters[0] \"a\".conditions[0]", "valeu"});
+              status::kInvalidParameter,
+              {"filters[0] \"a\".conditions[0]", "valeu"});
 }
 
 TEST(PolicyFile, NothingIsHalfLoaded) {

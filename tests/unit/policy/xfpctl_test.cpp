@@ -19,7 +19,9 @@ struct CtlRun {
   std::string out;
 };
 
-std::string binary() { return xfp::test::binaryDir() + "/tools/xfpctl/xfpctl"; }
+std::string binary() {
+  return xfp::test::binaryDir() + "/tools/xfpctl/xfpctl";
+}
 std::string examplePolicy() {
   return xfp::test::sourceDir() + "/examples/policy.json";
 }
@@ -43,7 +45,7 @@ CtlRun xfpctl(const std::string& args) {
 
 TEST(Xfpctl, ExplainBlockedTelnetAsJson) {
   CtlRun r = xfpctl("explain --json --policy " + examplePolicy() +
-                 " --layer INBOUND_TRANSPORT_V4 --packet 'IP_PROTOCOL=tcp IP_LOCAL_PORT=23'");
+                    " --layer INBOUND_TRANSPORT_V4 --packet 'IP_PROTOCOL=tcp IP_LOCAL_PORT=23'");
   ASSERT_EQ(r.status, 0) << r.out;
   auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["verdict"], "block");
@@ -55,8 +57,8 @@ TEST(Xfpctl, ExplainBlockedTelnetAsJson) {
 
 TEST(Xfpctl, ExplainHardPermitBeatsLowerBlock) {
   CtlRun r = xfpctl("explain --policy " + examplePolicy() +
-                 " --layer INBOUND_TRANSPORT_V4 --packet 'IP_PROTOCOL=tcp "
-                 "IP_REMOTE_ADDRESS=10.99.1.2 IP_LOCAL_PORT=22'");
+                    " --layer INBOUND_TRANSPORT_V4 --packet 'IP_PROTOCOL=tcp "
+                    "IP_REMOTE_ADDRESS=10.99.1.2 IP_LOCAL_PORT=22'");
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_NE(r.out.find("verdict  PERMIT"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("ignored (hard decision stands)"), std::string::npos) << r.out;
@@ -84,11 +86,11 @@ TEST(Xfpctl, UnknownLayerExitsTwo) {
 
 TEST(Xfpctl, BadPacketExitsFour) {
   CtlRun r = xfpctl("explain --policy " + examplePolicy() +
-                 " --layer INBOUND_TRANSPORT_V4 --packet 'IP_LOCAL_PORT=70000'");
+                    " --layer INBOUND_TRANSPORT_V4 --packet 'IP_LOCAL_PORT=70000'");
   EXPECT_EQ(r.status, 4);
   EXPECT_NE(r.out.find("IP_LOCAL_PORT"), std::string::npos) << r.out;
   CtlRun r2 = xfpctl("explain --policy " + examplePolicy() +
-                  " --layer INBOUND_IPPACKET_V4 --packet 'IP_LOCAL_PORT=80'");
+                     " --layer INBOUND_IPPACKET_V4 --packet 'IP_LOCAL_PORT=80'");
   EXPECT_EQ(r2.status, 4);
   EXPECT_NE(r2.out.find("not a field of FWPM_LAYER_INBOUND_IPPACKET_V4"), std::string::npos)
       << r2.out;
