@@ -22,10 +22,12 @@ class Reader {
  public:
   explicit Reader(std::string origin) : origin_(std::move(origin)) {}
 
-  tl::unexpected<Error> error(uint32_t code, const std::string& where, const std::string& what) {
+  tl::unexpected<Error> error(uint32_t code,
+                              const std::string& where,
+                              const std::string& what) const {
     return tl::unexpected(Error{code, fmt::format("{}: {}: {}", origin_, where, what)});
   }
-  tl::unexpected<Error> error(const Error& e, const std::string& where) {
+  tl::unexpected<Error> error(const Error& e, const std::string& where) const {
     std::string msg = e.message;
     if (e.status != 0) {
       msg = fmt::format("{}: {}", statusName(e.status), e.message);
@@ -178,6 +180,64 @@ const std::map<std::string, uint32_t, std::less<>> kCalloutFlags = {
     {"PERSISTENT", kCalloutFlagPersistent},
     {"USES_PROVIDER_CONTEXT", kCalloutFlagUsesProviderContext}};
 
+// The members every object kind has: key, name, description, flags, provider, data.
+struct Common {
+  Guid key;
+  DisplayData displayData;
+  uint32_t flags = 0;
+  std::optional<Guid> providerKey;
+  Bytes data;
+};
+
+// Reads the common members of `o` (the object at `where`); `providers` is null for providers
+// themselves (a provider has no owner).
+Result<Common> readCommon(const Reader& rd,
+                          const json& o,
+                          const std::string& where,
+                          const std::map<std::string, uint32_t, std::less<>>& flagNames,
+                          const NameTable* providers) {
+  Common c;
+  c.key = Guid::generate();
+  if (o.contains("name") && o["name"].is_string()) {
+    c.displayData.name = o["name"].get<std::string>();
+  }
+  if (o.contains("description")) {
+    if (!o["description"].is_string()) {
+      return rd.error(status::kInvalidParameter, where + ".description", "must be a string");
+    }
+    c.displayData.description = o["description"].get<std::string>();
+  }
+  if (o.contains("key")) {
+    auto k = parseKey(o["key"]);
+    if (!k) {
+      return rd.error(k.error(), where + ".key");
+    }
+    c.key = *k;
+  }
+  if (o.contains("flags")) {
+    auto f = parseFlags(o["flags"], flagNames);
+    if (!f) {
+      return rd.error(f.error(), where + ".flags");
+    }
+    c.flags = *f;
+  }
+  if (providers != nullptr && o.contains("provider")) {
+    auto g = providers->resolve(o["provider"], "provider");
+    if (!g) {
+      return rd.error(g.error(), where + ".provider");
+    }
+    c.providerKey = *g;
+  }
+  if (o.contains("data")) {
+    auto d = parseData(o["data"]);
+    if (!d) {
+      return rd.error(d.error(), where + ".data");
+    }
+    c.data = *d;
+  }
+  return c;
+}
+
 std::map<std::string, uint32_t, std::less<>> filterFlagNames() {
   std::map<std::string, uint32_t, std::less<>> names;
   for (uint32_t bit = 1; bit <= 0x2000; bit <<= 1) {
@@ -307,66 +367,31 @@ Result<Policy> parsePolicy(std::string_view text, const std::string& origin) {
         !r) {
       return rd.error(r.error(), where);
     }
+    auto common = readCommon(rd, o, where, kPersistentOnly, nullptr);
+    if (!common) {
+      return tl::unexpected(common.error());
+    }
     Provider p;
-    p.displayData.name = named(o);
-    if (o.contains("description")) {
-      p.displayData.description =
-          o["description"].is_string() ? o["description"].get<std::string>() : "";
-    }
-    if (o.contains("key")) {
-      auto k = parseKey(o["key"]);
-      if (!k) {
-        return rd.error(k.error(), where + ".key");
-      }
-      p.key = *k;
-    } else {
-      p.key = Guid::generate();
-    }
-    if (o.contains("flags")) {
-      auto f = parseFlags(o["flags"], kPersistentOnly);
-      if (!f) {
-        return rd.error(f.error(), where + ".flags");
-      }
-      p.flags = *f;
-    }
-    if (o.contains("data")) {
-      auto d = parseData(o["data"]);
-      if (!d) {
-        return rd.error(d.error(), where + ".data");
-      }
-      p.providerData = *d;
-    }
+    p.key = common->key;
+    p.displayData = common->displayData;
+    p.flags = common->flags;
+    p.providerData = common->data;
     if (o.contains("service_name")) {
-      auto s = getString(o, "service_name");
-      if (!s) {
-        return rd.error(s.error(), where + ".service_name");
+      auto sn = getString(o, "service_name");
+      if (!sn) {
+        return rd.error(sn.error(), where + ".service_name");
       }
-      p.serviceName = *s;
+      p.serviceName = *sn;
     }
-    const Guid key = p.key;
     if (auto r = policy.addProvider(std::move(p)); !r) {
       return rd.error(r.error(), where);
     }
     if (auto n = named(o)) {
-      providers.add(*n, key, "provider");
+      providers.add(*n, common->key, "provider");
     }
   }
 
-  auto optionalRef = [&](const json& o,
-                         const char* member,
-                         const NameTable& table,
-                         const char* kind) -> Result<std::optional<Guid>> {
-    if (!o.contains(member)) {
-      return std::optional<Guid>{};
-    }
-    auto g = table.resolve(o[member], kind);
-    if (!g) {
-      return tl::unexpected(g.error());
-    }
-    return std::optional<Guid>(*g);
-  };
-
-  // Provider contexts (FWPM_GENERAL_CONTEXT).
+  // Provider contexts (FWPM_GENERAL_CONTEXT: the data is the context's blob).
   const json& ctxs = list("provider_contexts");
   for (size_t i = 0; i < ctxs.size(); ++i) {
     const json& o = ctxs[i];
@@ -374,41 +399,21 @@ Result<Policy> parsePolicy(std::string_view text, const std::string& origin) {
     if (auto r = checkKeys(o, {"key", "name", "description", "flags", "provider", "data"}); !r) {
       return rd.error(r.error(), where);
     }
+    auto common = readCommon(rd, o, where, kPersistentOnly, &providers);
+    if (!common) {
+      return tl::unexpected(common.error());
+    }
     ProviderContext c;
-    c.displayData.name = named(o);
-    c.key = Guid::generate();
-    if (o.contains("key")) {
-      auto k = parseKey(o["key"]);
-      if (!k) {
-        return rd.error(k.error(), where + ".key");
-      }
-      c.key = *k;
-    }
-    if (o.contains("flags")) {
-      auto f = parseFlags(o["flags"], kPersistentOnly);
-      if (!f) {
-        return rd.error(f.error(), where + ".flags");
-      }
-      c.flags = *f;
-    }
-    auto prov = optionalRef(o, "provider", providers, "provider");
-    if (!prov) {
-      return rd.error(prov.error(), where + ".provider");
-    }
-    c.providerKey = *prov;
-    if (o.contains("data")) {
-      auto d = parseData(o["data"]);
-      if (!d) {
-        return rd.error(d.error(), where + ".data");
-      }
-      c.dataBuffer = *d;
-    }
-    const Guid key = c.key;
+    c.key = common->key;
+    c.displayData = common->displayData;
+    c.flags = common->flags;
+    c.providerKey = common->providerKey;
+    c.dataBuffer = common->data;
     if (auto r = policy.addProviderContext(std::move(c)); !r) {
       return rd.error(r.error(), where);
     }
     if (auto n = named(o)) {
-      contexts.add(*n, key, "provider context");
+      contexts.add(*n, common->key, "provider context");
     }
   }
 
@@ -422,15 +427,9 @@ Result<Policy> parsePolicy(std::string_view text, const std::string& origin) {
         !r) {
       return rd.error(r.error(), where);
     }
-    Sublayer s;
-    s.displayData.name = named(o);
-    s.key = Guid::generate();
-    if (o.contains("key")) {
-      auto k = parseKey(o["key"]);
-      if (!k) {
-        return rd.error(k.error(), where + ".key");
-      }
-      s.key = *k;
+    auto common = readCommon(rd, o, where, kPersistentOnly, &providers);
+    if (!common) {
+      return tl::unexpected(common.error());
     }
     if (!o.contains("weight") || !o["weight"].is_number_unsigned() ||
         o["weight"].get<uint64_t>() > 0xFFFF) {
@@ -438,25 +437,18 @@ Result<Policy> parsePolicy(std::string_view text, const std::string& origin) {
                       where + ".weight",
                       "a sublayer weight is required: an integer 0..65535");
     }
-    s.weight = o["weight"].get<uint16_t>();
-    if (o.contains("flags")) {
-      auto f = parseFlags(o["flags"], kPersistentOnly);
-      if (!f) {
-        return rd.error(f.error(), where + ".flags");
-      }
-      s.flags = *f;
-    }
-    auto prov = optionalRef(o, "provider", providers, "provider");
-    if (!prov) {
-      return rd.error(prov.error(), where + ".provider");
-    }
-    s.providerKey = *prov;
-    const Guid key = s.key;
-    if (auto r = policy.addSublayer(std::move(s)); !r) {
+    Sublayer sl;
+    sl.key = common->key;
+    sl.displayData = common->displayData;
+    sl.flags = common->flags;
+    sl.providerKey = common->providerKey;
+    sl.providerData = common->data;
+    sl.weight = o["weight"].get<uint16_t>();
+    if (auto r = policy.addSublayer(std::move(sl)); !r) {
       return rd.error(r.error(), where);
     }
     if (auto n = named(o)) {
-      sublayers.add(*n, key, "sublayer");
+      sublayers.add(*n, common->key, "sublayer");
     }
   }
 
@@ -469,15 +461,9 @@ Result<Policy> parsePolicy(std::string_view text, const std::string& origin) {
         !r) {
       return rd.error(r.error(), where);
     }
-    Callout c;
-    c.displayData.name = named(o);
-    c.key = Guid::generate();
-    if (o.contains("key")) {
-      auto k = parseKey(o["key"]);
-      if (!k) {
-        return rd.error(k.error(), where + ".key");
-      }
-      c.key = *k;
+    auto common = readCommon(rd, o, where, kCalloutFlags, &providers);
+    if (!common) {
+      return tl::unexpected(common.error());
     }
     if (!o.contains("layer") || !o["layer"].is_string()) {
       return rd.error(
@@ -489,25 +475,18 @@ Result<Policy> parsePolicy(std::string_view text, const std::string& origin) {
                       where + ".layer",
                       fmt::format("unknown layer \"{}\"", o["layer"].get<std::string>()));
     }
+    Callout c;
+    c.key = common->key;
+    c.displayData = common->displayData;
+    c.flags = common->flags;
+    c.providerKey = common->providerKey;
+    c.providerData = common->data;
     c.applicableLayer = layer->key;
-    if (o.contains("flags")) {
-      auto f = parseFlags(o["flags"], kCalloutFlags);
-      if (!f) {
-        return rd.error(f.error(), where + ".flags");
-      }
-      c.flags = *f;
-    }
-    auto prov = optionalRef(o, "provider", providers, "provider");
-    if (!prov) {
-      return rd.error(prov.error(), where + ".provider");
-    }
-    c.providerKey = *prov;
-    const Guid key = c.key;
     if (auto r = policy.addCallout(std::move(c)); !r) {
       return rd.error(r.error(), where);
     }
     if (auto n = named(o)) {
-      callouts.add(*n, key, "callout");
+      callouts.add(*n, common->key, "callout");
     }
   }
 
@@ -536,18 +515,16 @@ Result<Policy> parsePolicy(std::string_view text, const std::string& origin) {
         !r) {
       return rd.error(r.error(), where);
     }
+    auto common = readCommon(rd, o, where, kFilterFlagNames, &providers);
+    if (!common) {
+      return tl::unexpected(common.error());
+    }
     Filter f;
-    f.displayData.name = named(o);
-    if (o.contains("description") && o["description"].is_string()) {
-      f.displayData.description = o["description"].get<std::string>();
-    }
-    if (o.contains("key")) {
-      auto k = parseKey(o["key"]);
-      if (!k) {
-        return rd.error(k.error(), where + ".key");
-      }
-      f.key = *k;
-    }
+    f.key = common->key;
+    f.displayData = common->displayData;
+    f.flags = common->flags;
+    f.providerKey = common->providerKey;
+    f.providerData = common->data;
     if (!o.contains("layer") || !o["layer"].is_string()) {
       return rd.error(status::kInvalidParameter, where + ".layer", "a layer is required");
     }
@@ -572,18 +549,6 @@ Result<Policy> parsePolicy(std::string_view text, const std::string& origin) {
       } else {
         f.subLayerKey = *s;
       }
-    }
-    auto prov = optionalRef(o, "provider", providers, "provider");
-    if (!prov) {
-      return rd.error(prov.error(), where + ".provider");
-    }
-    f.providerKey = *prov;
-    if (o.contains("flags")) {
-      auto fl = parseFlags(o["flags"], kFilterFlagNames);
-      if (!fl) {
-        return rd.error(fl.error(), where + ".flags");
-      }
-      f.flags = *fl;
     }
     // Weight: absent/"auto"/null = FWP_EMPTY; a number = FWP_UINT64; {"range": k} = FWP_UINT8.
     if (o.contains("weight")) {
@@ -651,13 +616,6 @@ Result<Policy> parsePolicy(std::string_view text, const std::string& origin) {
       }
       f.providerContextKey = *c;
       f.flags |= filter_flag::kHasProviderContext;
-    }
-    if (o.contains("data")) {
-      auto d = parseData(o["data"]);
-      if (!d) {
-        return rd.error(d.error(), where + ".data");
-      }
-      f.providerData = *d;
     }
     // Conditions.
     if (o.contains("conditions")) {

@@ -66,6 +66,28 @@ TEST(PolicyFile, LoadsAllObjectKindsWithSymbolicNames) {
   ASSERT_NE(p->provider(*Guid::parse("11111111-2222-3333-4444-555555555555")), nullptr);
 }
 
+TEST(PolicyFile, EveryObjectKeepsItsDescriptionAndData) {
+  auto p = parsePolicy(R"({"xfp_policy": 1,
+    "sublayers": [{"name": "S", "description": "sublayer text", "weight": 1, "data": "hex:0a"}],
+    "callouts": [{"name": "C", "description": "callout text", "layer": "INBOUND_IPPACKET_V4",
+                  "data": "blob"}]})",
+                       "test.json");
+  ASSERT_TRUE(p.has_value()) << p.error().message;
+  bool sawSublayer = false;
+  for (const auto& [key, sl] : p->sublayers()) {
+    if (sl.displayData.name == "S") {
+      sawSublayer = true;
+      EXPECT_EQ(sl.displayData.description, "sublayer text");
+      EXPECT_EQ(sl.providerData, Bytes{0x0a});
+    }
+  }
+  EXPECT_TRUE(sawSublayer);
+  ASSERT_EQ(p->callouts().size(), 1u);
+  const Callout& c = p->callouts().begin()->second;
+  EXPECT_EQ(c.displayData.description, "callout text");
+  EXPECT_EQ(c.providerData, (Bytes{'b', 'l', 'o', 'b'}));
+}
+
 TEST(PolicyFile, LoadedPolicyClassifies) {
   auto p = parsePolicy(withFilters(R"(
       {"name": "block 23", "layer": "INBOUND_TRANSPORT_V4", "action": "block",
