@@ -11,6 +11,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <bpf/libbpf.h>
 #include <linux/if_link.h>
 
 #include <array>
@@ -694,3 +695,49 @@ TEST_F(FastPathTraffic, FilterCountersSurviveRecompiles) {
 
 }  // namespace
 }  // namespace xfp::dataplane
+
+namespace xfp {
+namespace {
+
+// A pinned XDP link keeps enforcing after its loader is gone (what lets a restarted xfpd take
+// over without a gap); removing the pin detaches it.
+TEST(FastPathLinks, PinnedXdpLinkOutlivesItsLoader) {
+  XFP_REQUIRE_ROOT();
+  test::VethNamespaces ns;
+  ASSERT_EQ(ns.setUp(), "");
+  const std::string dir = "/sys/fs/bpf/xfp-link-test-" + std::to_string(::getpid());
+  const int ifindex = test::VethNamespaces::ifindexIn(ns.nsA(), ns.linkA());
+  ASSERT_GT(ifindex, 0);
+  auto attachedId = [&]() {
+    uint32_t id = 0;
+    EXPECT_EQ(test::VethNamespaces::runIn(ns.nsA(),
+                                          [&] {
+                                            bpf_xdp_query_opts q{};
+                                            q.sz = sizeof(q);
+                                            if (bpf_xdp_query(ifindex, 0, &q) == 0) {
+                                              id = q.prog_id;
+                                            }
+                                          }),
+              "");
+    return id;
+  };
+  {
+    auto fp = dataplane::FastPath::load();
+    ASSERT_TRUE(fp) << fp.error().describe();
+    std::string err = test::VethNamespaces::runIn(ns.nsA(), [&] {
+      auto r = (*fp)->attachXdp(ifindex);
+      ASSERT_TRUE(r) << r.error().describe();
+    });
+    ASSERT_EQ(err, "");
+    ASSERT_TRUE((*fp)->pin(dir));
+    EXPECT_NE(attachedId(), 0u);
+  }  // the loader (and its fds) are gone here
+  EXPECT_NE(attachedId(), 0u) << "the pinned link should keep the program attached";
+  const std::string linkPin = dir + "/links/xfp_xdp_in_if" + std::to_string(ifindex);
+  EXPECT_EQ(::unlink(linkPin.c_str()), 0) << linkPin;
+  EXPECT_EQ(attachedId(), 0u) << "removing the last reference detaches";
+  test::VethNamespaces::run("rm -rf " + dir);
+}
+
+}  // namespace
+}  // namespace xfp

@@ -61,7 +61,12 @@ struct FastPath::Impl {
   CounterSlots counterSlots{XFP_COUNTER_CAP};
   std::vector<uint32_t> releasedSlots;  // freed at the last commit, zeroed after a grace period
   bool flippedSinceGrace = false;
-  std::vector<XdpAttachment> xdpAttachments;
+  // XDP attachments are bpf_links (pinnable, so they can outlive the process), keyed by ifindex.
+  struct XdpLink {
+    int ifindex;
+    bpf_link* link;
+  };
+  std::vector<XdpLink> xdpLinks;
   std::vector<TcAttachment> tcAttachments;
   std::vector<std::string> pins;
   std::vector<std::string> pinDirs;  // directories pin() created
@@ -257,11 +262,15 @@ BpfResult<CommitStats> FastPath::commit(const compiler::CompiledPolicy& p) {
 }
 
 BpfResult<void> FastPath::attachXdp(int ifindex, uint32_t mode) {
-  auto a = XdpAttachment::attach(ifindex, xdpProgFd(), "xfp_xdp_in", mode);
-  if (!a) {
-    return tl::unexpected(a.error());
+  // A link-based attach (libxdp's dispatcher needs freplace, which this kernel refuses: one
+  // program per interface). `mode` is kept for API compatibility: links pick the driver mode.
+  (void)mode;
+  errno = 0;
+  bpf_link* link = bpf_program__attach_xdp(impl_->xdp->progs.xfp_xdp_in, ifindex);
+  if (link == nullptr) {
+    return bpfFailure(-errno, "attach xfp_xdp_in to ifindex " + std::to_string(ifindex));
   }
-  impl_->xdpAttachments.push_back(std::move(*a));
+  impl_->xdpLinks.push_back({ifindex, link});
   return {};
 }
 
@@ -275,7 +284,11 @@ BpfResult<void> FastPath::attachTc(int ifindex) {
 }
 
 void FastPath::detachAll() {
-  impl_->xdpAttachments.clear();
+  for (const auto& l : impl_->xdpLinks) {
+    // A pinned link stays attached until its pin is removed (unpinAll): that is the point of it.
+    bpf_link__destroy(l.link);
+  }
+  impl_->xdpLinks.clear();
   impl_->tcAttachments.clear();
 }
 
@@ -303,6 +316,16 @@ BpfResult<void> FastPath::pin(const std::string& dir) {
     if (auto r = pinMap(map); !r) {
       return r;
     }
+  }
+  for (const auto& l : impl_->xdpLinks) {
+    const std::string path = dir + "/links/xfp_xdp_in_if" + std::to_string(l.ifindex);
+    if (::mkdir((dir + "/links").c_str(), 0700) == 0) {
+      impl_->pinDirs.push_back(dir + "/links");
+    }
+    if (int err = bpf_link__pin(l.link, path.c_str()); err != 0) {
+      return bpfFailure(err, "pin " + path);
+    }
+    impl_->pins.push_back(path);
   }
   for (bpf_program* prog : {impl_->xdp->progs.xfp_xdp_in, impl_->tc->progs.xfp_tc_out}) {
     const std::string path = dir + "/progs/" + bpf_program__name(prog);

@@ -20,7 +20,6 @@
 #include "userspace/dataplane/bpf_error.h"
 #include "userspace/dataplane/counter_slots.h"
 #include "userspace/dataplane/tc_attachment.h"
-#include "userspace/dataplane/xdp_attachment.h"
 #include "xfp/abi.h"
 
 namespace xfp::dataplane {
@@ -62,8 +61,9 @@ class FastPath {
   [[nodiscard]] BpfResult<void> attachTc(int ifindex);
   void detachAll();
 
-  // Pins maps and programs under dir/maps and dir/progs (bpffs names: the kernel object names);
-  // unpinAll() removes what pin() created.
+  // Pins maps, programs and XDP links under dir/maps, dir/progs and dir/links (bpffs names: the
+  // kernel object names; links: xfp_xdp_in_if<ifindex>); a pinned link keeps the program
+  // attached after this process exits. unpinAll() removes what pin() created.
   [[nodiscard]] BpfResult<void> pin(const std::string& dir);
   void unpinAll();
 
