@@ -9,6 +9,9 @@
 //   the next commit overwrites it we wait one RCU grace period (membarrier(MEMBARRIER_CMD_GLOBAL)
 //   runs synchronize_rcu(), and XDP/tc programs run inside RCU read-side sections). Counter slots
 //   of filters that left the policy are zeroed and reused only after that same grace period.
+//
+// Threading: one FastPath is driven by one thread at a time (commit, attach, setCalloutLive);
+// reads (counters, layerStats) may run alongside. The engine serialises commits (issue 5).
 #pragma once
 
 #include <cstdint>
