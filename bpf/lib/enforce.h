@@ -113,8 +113,11 @@ static __always_inline __u32 xfp_enforce(const struct xfp_pkt* pkt,
     fw[i] = sc->key.w[i];
   }
   fw[XFP_FLOW_WORDS - 1] = base | ((__u32)transport << 8);
-  __u32 h = xfp_flow_hash(fw);
-  struct xfp_flow_entry* e = use_cache ? bpf_map_lookup_elem(&xfp_flows, &h) : 0;
+  struct xfp_flow_entry* e = 0;
+  if (use_cache) {
+    __u32 h = xfp_flow_hash(fw);
+    e = bpf_map_lookup_elem(&xfp_flows, &h);
+  }
   if (e && e->generation == generation && generation != 0) {
     int same = 1;
     for (int i = 0; i < XFP_FLOW_WORDS; i++) {
