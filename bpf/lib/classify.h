@@ -158,6 +158,9 @@ static __always_inline int xfp_leaf_next(struct xfp_walk* st, const struct xfp_k
   __u32 best = XFP_NONE;
   __u32 from = XFP_MAX_TREES;
   for (__u32 t = 0; t < XFP_MAX_TREES; t++) {
+    if (t >= st->trees) {
+      break;
+    }
     if (st->head[t] < best) {
       best = st->head[t];
       from = t;
@@ -225,13 +228,14 @@ __noinline int xfp_classify_layer(const struct xfp_key* key,
   st->failed = 0;
   st->stop_when_hard = 1;
   __u32 total = 0;
+  st->trees = root->trees < XFP_MAX_TREES ? root->trees : XFP_MAX_TREES;
   for (__u32 t = 0; t < XFP_MAX_TREES; t++) {
+    if (t >= st->trees) {
+      break;
+    }
     st->head[t] = XFP_NONE;
     st->pos[t] = 0;
     st->count[t] = 0;
-    if (t >= root->trees) {
-      continue;
-    }
     /* Walk tree t to its leaf. */
     __u32 n = root->root[t];
     const struct xfp_node* node = 0;

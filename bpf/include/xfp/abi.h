@@ -148,14 +148,15 @@ enum {
 /* A layer's filters may be split into up to XFP_MAX_TREES groups with one tree each (rules that
  * are wildcards in different fields separate badly in one tree); a packet walks every tree and
  * the leaves' candidates are merged in arbitration order. */
-#define XFP_MAX_TREES 4
+#define XFP_MAX_TREES 8
 
 struct xfp_layer_root {
   __u32 root[XFP_MAX_TREES]; /* node index of each tree's root */
   __u32 trees;               /* trees in use, 1..XFP_MAX_TREES */
   __u32 flags;               /* XFP_LAYER_* */
 };
-XFP_STATIC_ASSERT(sizeof(struct xfp_layer_root) == 24, "struct xfp_layer_root is ABI");
+XFP_STATIC_ASSERT(sizeof(struct xfp_layer_root) == 4 * XFP_MAX_TREES + 8,
+                  "struct xfp_layer_root is ABI");
 
 enum { XFP_NODE_LEAF = 0, XFP_NODE_SPLIT = 2 };
 
@@ -315,6 +316,7 @@ XFP_STATIC_ASSERT(sizeof(struct xfp_scratch) == 96 + 8 + 16 * XFP_LS_COUNT,
  * so the verifier treats its fields as unknown scalars and checks the bpf_loop() callback once
  * instead of once per combination of constants. */
 struct xfp_walk {
+  __u32 trees; /* trees of the layer: only the first `trees` lists below are in use */
   __u32 cand_off;
   __u32 box_off;
   __u32 filter_off;
@@ -331,7 +333,7 @@ struct xfp_walk {
   __u32 failed;         /* a lookup failed: fail closed */
   __u32 stop_when_hard; /* no leaf holds a callout: a hard decision ends the walk */
 };
-XFP_STATIC_ASSERT(sizeof(struct xfp_walk) == 108, "struct xfp_walk is ABI");
+XFP_STATIC_ASSERT(sizeof(struct xfp_walk) == 16 * XFP_MAX_TREES + 48, "struct xfp_walk is ABI");
 
 /* The flow cache: a per-CPU direct-mapped array indexed by a hash of the flow key. It holds the
  * combined IP-packet + transport result of a flow under one policy generation. Those layers only
