@@ -17,6 +17,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/harness/endpoint.h"
 #include "tests/harness/netns.h"
 #include "tests/harness/test_env.h"
 #include "userspace/dataplane/percpu_map.h"
@@ -46,30 +47,8 @@ class ScopeExit {
 };
 
 // A socket address for "addr:port", v4 or v6.
-struct Endpoint {
-  sockaddr_storage storage{};
-  socklen_t len = 0;
-  int family = AF_INET;
-};
-
-Endpoint endpoint(const char* addr, std::uint16_t port) {
-  Endpoint e;
-  if (std::strchr(addr, ':') != nullptr) {
-    auto* sa = reinterpret_cast<sockaddr_in6*>(&e.storage);
-    sa->sin6_family = AF_INET6;
-    sa->sin6_port = htons(port);
-    inet_pton(AF_INET6, addr, &sa->sin6_addr);
-    e.len = sizeof(sockaddr_in6);
-    e.family = AF_INET6;
-  } else {
-    auto* sa = reinterpret_cast<sockaddr_in*>(&e.storage);
-    sa->sin_family = AF_INET;
-    sa->sin_port = htons(port);
-    inet_pton(AF_INET, addr, &sa->sin_addr);
-    e.len = sizeof(sockaddr_in);
-  }
-  return e;
-}
+using test::Endpoint;
+using test::endpoint;
 
 void setTimeouts(int fd, int seconds) {
   timeval tv{};
@@ -95,15 +74,14 @@ int udpExchange(const VethNamespaces& ns, const char* addrA, std::uint16_t port,
   const Endpoint to = endpoint(addrA, port);
   UniqueFd rx = socketIn(ns.nsA(), to.family, SOCK_DGRAM);
   UniqueFd tx = socketIn(ns.nsB(), to.family, SOCK_DGRAM);
-  if (!rx || !tx || ::bind(rx.get(), reinterpret_cast<const sockaddr*>(&to.storage), to.len) != 0) {
+  if (!rx || !tx || ::bind(rx.get(), to.sa(), to.len) != 0) {
     ADD_FAILURE() << "udp socket/bind: " << std::strerror(errno);
     return 0;
   }
   int received = 0;
   char buf[64] = "xfp udp probe";
   for (int i = 0; i < count; ++i) {
-    if (::sendto(tx.get(), buf, 32, 0, reinterpret_cast<const sockaddr*>(&to.storage), to.len) !=
-        32) {
+    if (::sendto(tx.get(), buf, 32, 0, to.sa(), to.len) != 32) {
       ADD_FAILURE() << "sendto: " << std::strerror(errno);
       break;
     }
@@ -125,12 +103,11 @@ bool tcpExchange(const VethNamespaces& ns, const char* addrA, std::uint16_t port
     return false;
   }
   setsockopt(listener.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (::bind(listener.get(), reinterpret_cast<const sockaddr*>(&to.storage), to.len) != 0 ||
-      ::listen(listener.get(), 4) != 0) {
+  if (::bind(listener.get(), to.sa(), to.len) != 0 || ::listen(listener.get(), 4) != 0) {
     ADD_FAILURE() << "tcp bind/listen: " << std::strerror(errno);
     return false;
   }
-  if (::connect(client.get(), reinterpret_cast<const sockaddr*>(&to.storage), to.len) != 0) {
+  if (::connect(client.get(), to.sa(), to.len) != 0) {
     ADD_FAILURE() << "tcp connect: " << std::strerror(errno);
     return false;
   }

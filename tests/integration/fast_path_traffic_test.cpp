@@ -30,6 +30,7 @@
 #include <gtest/gtest.h>
 
 #include "compiler/compiler.h"
+#include "tests/harness/endpoint.h"
 #include "tests/harness/netns.h"
 #include "tests/harness/test_env.h"
 #include "userspace/core/policy.h"
@@ -51,32 +52,8 @@ constexpr uint64_t kUdp4Frame = 14 + 20 + 8 + kPayload;
 constexpr std::chrono::milliseconds kBlockedWait{200};
 
 // A socket address for "addr:port", v4 or v6.
-struct Endpoint {
-  sockaddr_storage storage{};
-  socklen_t len = 0;
-  int family = AF_INET;
-
-  [[nodiscard]] const sockaddr* sa() const { return reinterpret_cast<const sockaddr*>(&storage); }
-};
-
-Endpoint endpoint(const char* addr, uint16_t port) {
-  Endpoint e;
-  if (std::strchr(addr, ':') != nullptr) {
-    auto* sa = reinterpret_cast<sockaddr_in6*>(&e.storage);
-    sa->sin6_family = AF_INET6;
-    sa->sin6_port = htons(port);
-    inet_pton(AF_INET6, addr, &sa->sin6_addr);
-    e.len = sizeof(sockaddr_in6);
-    e.family = AF_INET6;
-  } else {
-    auto* sa = reinterpret_cast<sockaddr_in*>(&e.storage);
-    sa->sin_family = AF_INET;
-    sa->sin_port = htons(port);
-    inet_pton(AF_INET, addr, &sa->sin_addr);
-    e.len = sizeof(sockaddr_in);
-  }
-  return e;
-}
+using test::Endpoint;
+using test::endpoint;
 
 void setRecvTimeout(int fd, std::chrono::milliseconds timeout) {
   timeval tv{};
