@@ -10,6 +10,7 @@
 
 #include <bpf/libbpf.h>
 
+#include <chrono>
 #include <cstring>
 #include <functional>
 #include <optional>
@@ -17,8 +18,8 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/harness/endpoint.h"
 #include "tests/harness/netns.h"
+#include "tests/harness/sockets.h"
 #include "tests/harness/test_env.h"
 #include "userspace/dataplane/percpu_map.h"
 #include "userspace/dataplane/skeleton.h"
@@ -50,23 +51,8 @@ class ScopeExit {
 using test::Endpoint;
 using test::endpoint;
 
-void setTimeouts(int fd, int seconds) {
-  timeval tv{};
-  tv.tv_sec = seconds;
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-}
-
-// Opens a socket inside namespace ns (the socket keeps that namespace for its lifetime).
 UniqueFd socketIn(const std::string& ns, int family, int type) {
-  UniqueFd fd;
-  const std::string err =
-      VethNamespaces::runIn(ns, [&] { fd.reset(::socket(family, type | SOCK_CLOEXEC, 0)); });
-  EXPECT_EQ(err, "");
-  if (fd) {
-    setTimeouts(fd.get(), 3);
-  }
-  return fd;
+  return test::socketIn(ns, family, type, std::chrono::seconds(3));
 }
 
 // Sends `count` UDP datagrams from namespace B to A's addr; returns how many A received.
@@ -116,7 +102,7 @@ bool tcpExchange(const VethNamespaces& ns, const char* addrA, std::uint16_t port
     ADD_FAILURE() << "tcp accept: " << std::strerror(errno);
     return false;
   }
-  setTimeouts(server.get(), 3);
+  test::setTimeouts(server.get(), std::chrono::seconds(3));
   if (::send(client.get(), "hello", 5, 0) != 5) {
     return false;
   }

@@ -30,8 +30,8 @@
 #include <gtest/gtest.h>
 
 #include "compiler/compiler.h"
-#include "tests/harness/endpoint.h"
 #include "tests/harness/netns.h"
+#include "tests/harness/sockets.h"
 #include "tests/harness/test_env.h"
 #include "userspace/core/policy.h"
 #include "userspace/core/policy_file.h"
@@ -55,24 +55,10 @@ constexpr std::chrono::milliseconds kBlockedWait{200};
 using test::Endpoint;
 using test::endpoint;
 
-void setRecvTimeout(int fd, std::chrono::milliseconds timeout) {
-  timeval tv{};
-  tv.tv_sec = static_cast<time_t>(timeout.count() / 1000);
-  tv.tv_usec = static_cast<suseconds_t>((timeout.count() % 1000) * 1000);
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-}
+using test::setTimeouts;
 
-// Opens a socket inside namespace ns (the socket keeps that namespace for its lifetime).
 UniqueFd socketIn(const std::string& ns, int family, int type) {
-  UniqueFd fd;
-  const std::string err =
-      VethNamespaces::runIn(ns, [&] { fd.reset(::socket(family, type | SOCK_CLOEXEC, 0)); });
-  EXPECT_EQ(err, "");
-  if (fd) {
-    setRecvTimeout(fd.get(), std::chrono::seconds(2));
-  }
-  return fd;
+  return test::socketIn(ns, family, type, std::chrono::seconds(2));
 }
 
 // A UDP socket in ns bound to addr:port (invalid, with a test failure, if that fails).
@@ -97,7 +83,7 @@ bool sendDatagram(int fd, const Endpoint& to) {
 
 // Receives datagrams until none arrives within `quiet` (at most `limit` of them).
 int drain(int fd, std::chrono::milliseconds quiet, int limit = 100000) {
-  setRecvTimeout(fd, quiet);
+  setTimeouts(fd, quiet);
   char buf[256];
   int n = 0;
   while (n<limit&& ::recv(fd, buf, sizeof buf, 0)> 0) {
@@ -119,7 +105,7 @@ int udpDelivered(const VethNamespaces& ns,
   if (!rx || !tx) {
     return -1;
   }
-  setRecvTimeout(rx.get(), wait);
+  setTimeouts(rx.get(), wait);
   int received = 0;
   char buf[256];
   for (int i = 0; i < count; ++i) {
@@ -174,7 +160,7 @@ bool tcpConnects(const std::string& from,
   if (!server || ::send(client.get(), "hello", 5, MSG_NOSIGNAL) != 5) {
     return false;
   }
-  setRecvTimeout(server.get(), timeout);
+  setTimeouts(server.get(), timeout);
   char buf[8] = {};
   std::size_t got = 0;
   for (int i = 0; i < 5 && got < 5; ++i) {  // bounded: at most 5 reads of <= timeout each
@@ -327,7 +313,7 @@ TEST_F(FastPathTraffic, InboundUdpBlockAndPermit) {
   UniqueFd rxOpen = udpBound(ns_.nsA(), VethNamespaces::kAddr4A, kOpen);
   UniqueFd tx = socketIn(ns_.nsB(), AF_INET, SOCK_DGRAM);
   ASSERT_TRUE(rxBlocked && rxOpen && tx);
-  setRecvTimeout(rxOpen.get(), std::chrono::milliseconds(1000));
+  setTimeouts(rxOpen.get(), std::chrono::milliseconds(1000));
   const Endpoint toBlocked = endpoint(VethNamespaces::kAddr4A, kBlocked);
   const Endpoint toOpen = endpoint(VethNamespaces::kAddr4A, kOpen);
 
@@ -510,7 +496,7 @@ TEST_F(FastPathTraffic, PolicySwapUnderTrafficNeverMixesGenerations) {
   ASSERT_TRUE(rx);
   const int rcvbuf = 4 << 20;
   setsockopt(rx.get(), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
-  setRecvTimeout(rx.get(), std::chrono::milliseconds(100));
+  setTimeouts(rx.get(), std::chrono::milliseconds(100));
   std::array<UniqueFd, kStreams.size()> tx;
   for (std::size_t i = 0; i < kStreams.size(); ++i) {
     tx[i] = udpBound(ns_.nsB(), kStreams[i].addr, kStreams[i].port);

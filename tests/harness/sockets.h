@@ -1,0 +1,74 @@
+// Sockets for integration tests: an address+port (Endpoint), a socket opened inside one of the
+// test's network namespaces, and socket timeouts.
+#pragma once
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "tests/harness/netns.h"
+#include "userspace/dataplane/unique_fd.h"
+
+namespace xfp::test {
+
+struct Endpoint {
+  sockaddr_storage storage{};
+  socklen_t len = 0;
+  int family = AF_INET;
+
+  [[nodiscard]] const sockaddr* sa() const { return reinterpret_cast<const sockaddr*>(&storage); }
+};
+
+// "10.199.0.1" or "fd00:199::1" plus a port, ready for bind(), connect() and sendto().
+inline Endpoint endpoint(const char* addr, std::uint16_t port) {
+  Endpoint e;
+  if (std::strchr(addr, ':') != nullptr) {
+    auto* sa = reinterpret_cast<sockaddr_in6*>(&e.storage);
+    sa->sin6_family = AF_INET6;
+    sa->sin6_port = htons(port);
+    inet_pton(AF_INET6, addr, &sa->sin6_addr);
+    e.len = sizeof(sockaddr_in6);
+    e.family = AF_INET6;
+  } else {
+    auto* sa = reinterpret_cast<sockaddr_in*>(&e.storage);
+    sa->sin_family = AF_INET;
+    sa->sin_port = htons(port);
+    inet_pton(AF_INET, addr, &sa->sin_addr);
+    e.len = sizeof(sockaddr_in);
+  }
+  return e;
+}
+
+// Send and receive timeouts of a socket (every test loop stays bounded in time).
+inline void setTimeouts(int fd, std::chrono::milliseconds timeout) {
+  timeval tv{};
+  tv.tv_sec = static_cast<time_t>(timeout.count() / 1000);
+  tv.tv_usec = static_cast<suseconds_t>((timeout.count() % 1000) * 1000);
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+}
+
+// A socket opened inside namespace ns (it keeps that namespace for its lifetime), with timeouts.
+inline dataplane::UniqueFd socketIn(const std::string& ns,
+                                    int family,
+                                    int type,
+                                    std::chrono::milliseconds timeout) {
+  dataplane::UniqueFd fd;
+  const std::string err =
+      VethNamespaces::runIn(ns, [&] { fd.reset(::socket(family, type | SOCK_CLOEXEC, 0)); });
+  EXPECT_EQ(err, "");
+  if (fd) {
+    setTimeouts(fd.get(), timeout);
+  }
+  return fd;
+}
+
+}  // namespace xfp::test
