@@ -32,12 +32,11 @@ TEST_P(ClassBenchBpf, EveryTcpUdpTracePacketIsDecidedByItsRule) {
   }
   const std::string name = GetParam();
   std::string error;
-  auto rules = test::loadClassBenchRules(dir + "/" + name, &error);
-  ASSERT_TRUE(rules) << error;
-  auto trace = test::loadClassBenchTrace(dir + "/" + name + "_trace", true, &error);
-  ASSERT_TRUE(trace) << error;
-  Policy policy;
-  const std::vector<uint64_t> ids = test::addClassBenchFilters(policy, *rules);
+  auto set = test::loadWustlSet(dir, name, &error);
+  ASSERT_TRUE(set) << error;
+  const Policy& policy = set->policy;
+  const std::vector<uint64_t>& ids = set->ids;
+  const std::vector<test::ClassBenchPacket>* trace = &set->trace;
   auto compiled = compiler::compile(policy);
   ASSERT_TRUE(compiled) << compiled.error().message;
 

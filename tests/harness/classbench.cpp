@@ -135,4 +135,21 @@ std::vector<uint64_t> addClassBenchFilters(Policy& policy,
   return ids;
 }
 
+std::optional<WustlSet> loadWustlSet(const std::string& dir,
+                                     const std::string& name,
+                                     std::string* error) {
+  auto rules = loadClassBenchRules(dir + "/" + name, error);
+  if (!rules) {
+    return std::nullopt;
+  }
+  auto trace = loadClassBenchTrace(dir + "/" + name + "_trace", true, error);
+  if (!trace) {
+    return std::nullopt;
+  }
+  WustlSet set;
+  set.ids = addClassBenchFilters(set.policy, *rules);
+  set.trace = std::move(*trace);
+  return set;
+}
+
 }  // namespace xfp::test

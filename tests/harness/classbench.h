@@ -38,4 +38,17 @@ std::vector<uint64_t> addClassBenchFilters(Policy& policy,
                                            const std::vector<ClassBenchRule>& rules,
                                            const char* layer = "INBOUND_TRANSPORT_V4");
 
+// A wustl-hs1 set ready to test: its rules as filters of `policy` (ids[i] = rule i's filterId)
+// and its trace with the first-match oracle.
+struct WustlSet {
+  Policy policy;
+  std::vector<uint64_t> ids;
+  std::vector<ClassBenchPacket> trace;
+};
+
+// Loads <dir>/<name> and <dir>/<name>_trace; nullopt with `error` set when it cannot.
+std::optional<WustlSet> loadWustlSet(const std::string& dir,
+                                     const std::string& name,
+                                     std::string* error);
+
 }  // namespace xfp::test

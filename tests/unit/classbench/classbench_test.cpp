@@ -42,12 +42,11 @@ TEST_P(ClassBench, EveryTracePacketGetsItsFirstMatchingRule) {
   }
   const std::string name = GetParam();
   std::string error;
-  auto rules = test::loadClassBenchRules(dir + "/" + name, &error);
-  ASSERT_TRUE(rules) << error;
-  auto trace = test::loadClassBenchTrace(dir + "/" + name + "_trace", true, &error);
-  ASSERT_TRUE(trace) << error;
-  Policy policy;
-  const std::vector<uint64_t> ids = test::addClassBenchFilters(policy, *rules);
+  auto set = test::loadWustlSet(dir, name, &error);
+  ASSERT_TRUE(set) << error;
+  const Policy& policy = set->policy;
+  const std::vector<uint64_t>& ids = set->ids;
+  const std::vector<test::ClassBenchPacket>* trace = &set->trace;
   for (uint64_t id : ids) {
     ASSERT_NE(id, 0u);
   }
