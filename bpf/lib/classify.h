@@ -128,7 +128,7 @@ static __always_inline int xfp_leaf_step(__u32 box_index,
   } else if (f->action == XFP_ACT_CALLOUT) {
     __u32 cid = f->callout_id;
     const __u32* live = bpf_map_lookup_elem(&xfp_callouts, &cid);
-    if (live && *live) {
+    if (live && *live && !st->callouts_dead) {
       st->verdict = XFP_VERDICT_PUNT;
       st->filter = fi;
       return 1;
@@ -190,11 +190,13 @@ static long xfp_leaf_loop_cb(__u32 i, void* ctx) {
   return xfp_leaf_next(st, &sc->key);
 }
 
-/* Classifies the key of this CPU's xfp_scratch at layer slot ls into *out. */
+/* Classifies the key of this CPU's xfp_scratch at layer slot ls into *out. With callouts_dead
+ * every callout filter takes its unregistered fallback (the runtime cannot take a punt). */
 __noinline int xfp_classify_layer(const struct xfp_key* key,
                                   const struct xfp_half* gen,
                                   __u32 ls,
-                                  struct xfp_result* out) {
+                                  struct xfp_result* out,
+                                  __u32 callouts_dead) {
   __u32 zero = 0;
   if (!out) {
     return -1;
@@ -227,6 +229,7 @@ __noinline int xfp_classify_layer(const struct xfp_key* key,
   st->last_filter = XFP_NONE;
   st->failed = 0;
   st->stop_when_hard = 1;
+  st->callouts_dead = callouts_dead;
   __u32 total = 0;
   st->trees = root->trees < XFP_MAX_TREES ? root->trees : XFP_MAX_TREES;
   for (__u32 t = 0; t < XFP_MAX_TREES; t++) {

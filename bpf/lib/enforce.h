@@ -47,13 +47,53 @@ static __always_inline __u32 xfp_flow_hash(const __u32* w) {
   return (__u32)(h >> 32) & (XFP_FLOW_CACHE_SIZE - 1);
 }
 
-/* Records one layer's result and says whether it blocks the packet. */
+/* Whether a punt can reach the callout runtime: a fresh heartbeat, and (hook-specific, defined by
+ * the program before including this header) a receiver for this packet's queue. */
+#ifndef XFP_PUNT_TARGET_OK
+#define XFP_PUNT_TARGET_OK(queue) 1
+#endif
+
+static __always_inline int xfp_runtime_alive(void) {
+  __u32 zero = 0;
+  const struct xfp_runtime* rt = bpf_map_lookup_elem(&xfp_runtime, &zero);
+  if (!rt) {
+    return 0;
+  }
+  const __u64 hb = *(volatile const __u64*)&rt->heartbeat_ns;
+  if (hb == 0) {
+    return 0;
+  }
+  const __u64 now = bpf_ktime_get_ns();
+  return now <= hb || now - hb < XFP_RUNTIME_STALE_NS;
+}
+
+/* Per-packet punt bookkeeping: whether the runtime can take a punt (checked once, lazily), and
+ * why the packet is punted. */
+struct xfp_punt_state {
+  __u32 checked;
+  __u32 ok;
+  __u32 reason; /* XFP_PUNT_* */
+  __u32 queue;
+};
+
+static __always_inline int xfp_punt_possible(struct xfp_punt_state* ps) {
+  if (!ps->checked) {
+    ps->checked = 1;
+    ps->ok = xfp_runtime_alive() && XFP_PUNT_TARGET_OK(ps->queue);
+  }
+  return ps->ok;
+}
+
+enum { XFP_LAYER_GO = 0, XFP_LAYER_DROP = 1, XFP_LAYER_PUNT = 2 };
+
+/* Records one layer's result: go on, drop (BLOCK) or punt (a live callout must decide). */
 static __always_inline int xfp_layer(struct xfp_scratch* sc,
                                      const struct xfp_half* gen,
                                      __u32 ls,
-                                     __u32 bytes) {
+                                     __u32 bytes,
+                                     struct xfp_punt_state* ps) {
   if (ls >= XFP_LS_COUNT) {
-    return 1;
+    return XFP_LAYER_DROP;
   }
   struct xfp_result* r = &sc->res[ls];
   sc->evaluated |= 1u << ls;
@@ -62,19 +102,94 @@ static __always_inline int xfp_layer(struct xfp_scratch* sc,
     r->verdict = XFP_VERDICT_NO_MATCH;
     r->filter = XFP_NONE;
     r->rights = XFP_RIGHT_ACTION_WRITE;
-    return 0;
+    return XFP_LAYER_GO;
   }
-  xfp_classify_layer(&sc->key, gen, ls, r);
+  xfp_classify_layer(&sc->key, gen, ls, r, 0);
+  if (r->verdict == XFP_VERDICT_PUNT && !xfp_punt_possible(ps)) {
+    /* Nobody can answer for the callout: every callout filter takes its unregistered fallback. */
+    xfp_classify_layer(&sc->key, gen, ls, r, 1);
+  }
   xfp_bump(gen, ls, r, bytes, 0);
-  /* Until the callout runtime takes punted packets, a punt fails closed. */
-  return r->verdict == XFP_VERDICT_BLOCK || r->verdict == XFP_VERDICT_PUNT;
+  if (r->verdict == XFP_VERDICT_PUNT) {
+    ps->reason = XFP_PUNT_PACKET;
+    return XFP_LAYER_PUNT;
+  }
+  return r->verdict == XFP_VERDICT_BLOCK ? XFP_LAYER_DROP : XFP_LAYER_GO;
 }
 
-/* Returns XFP_VERDICT_PERMIT or XFP_VERDICT_BLOCK for the packet. */
-static __always_inline __u32 xfp_enforce(const struct xfp_pkt* pkt,
-                                         __u32 ifindex,
-                                         int inbound,
-                                         __u32 bytes) {
+static __always_inline __u32 xfp_layer_verdict(int l) {
+  return l == XFP_LAYER_PUNT ? XFP_VERDICT_PUNT
+                             : (l == XFP_LAYER_DROP ? XFP_VERDICT_BLOCK : XFP_VERDICT_PERMIT);
+}
+
+/* The ALE stage (wfp-model.md §4.10): a packet of a flow the ALE auth layers already decided takes
+ * that verdict; the first packet of a new flow at an active ALE layer, a packet of a flow whose
+ * verdict predates the current ALE policy (re-authorization) and packets of a pended flow go to
+ * the callout runtime, which classifies the ALE layer. Without a runtime they are blocked. */
+static __always_inline __u32 xfp_ale(const struct xfp_pkt* pkt,
+                                     int inbound,
+                                     struct xfp_punt_state* ps) {
+  __u32 zero = 0;
+  const struct xfp_ale_cfg* ac = bpf_map_lookup_elem(&xfp_ale_cfg, &zero);
+  if (!ac || ac->layers == 0) {
+    return XFP_VERDICT_PERMIT;
+  }
+  if ((pkt->flags & XFP_PKT_F_LATER_FRAGMENT) || (pkt->flags & XFP_PKT_F_MALFORMED)) {
+    return XFP_VERDICT_PERMIT; /* no 5-tuple: the packet layers alone decide */
+  }
+  const int v6 = (pkt->flags & XFP_PKT_F_IPV6) != 0;
+  struct xfp_ale_key k = {};
+  const __u8* local = inbound ? pkt->dst_addr : pkt->src_addr;
+  const __u8* remote = inbound ? pkt->src_addr : pkt->dst_addr;
+  __builtin_memcpy(k.local, local, 16);
+  __builtin_memcpy(k.remote, remote, 16);
+  const int icmp = pkt->ip_proto == 1 || pkt->ip_proto == 58;
+  if ((pkt->flags & XFP_PKT_F_L4) && !icmp) {
+    k.local_port = inbound ? pkt->dst_port : pkt->src_port;
+    k.remote_port = inbound ? pkt->src_port : pkt->dst_port;
+  }
+  k.proto = pkt->ip_proto;
+  k.v6 = (__u8)v6;
+  const __u64 ale_gen = ac->ale_gen;
+  struct xfp_ale_flow* e = bpf_map_lookup_elem(&xfp_ale_flows, &k);
+  __u32 bit;
+  if (e) {
+    if (e->verdict == XFP_ALE_PENDING) {
+      ps->reason = XFP_PUNT_ALE_PENDING;
+      return xfp_punt_possible(ps) ? XFP_VERDICT_PUNT : XFP_VERDICT_BLOCK;
+    }
+    if (e->ale_gen == ale_gen) {
+      return e->verdict == XFP_ALE_BLOCK ? XFP_VERDICT_BLOCK : XFP_VERDICT_PERMIT;
+    }
+    bit = e->outbound ? (v6 ? XFP_ALE_CONNECT_V6 : XFP_ALE_CONNECT_V4)
+                      : (v6 ? XFP_ALE_RECV_ACCEPT_V6 : XFP_ALE_RECV_ACCEPT_V4);
+    if (!(ac->layers & bit)) {
+      /* The flow's layer has no filters any more: NONE_NO_MATCH permits. */
+      e->ale_gen = ale_gen;
+      e->verdict = XFP_ALE_PERMIT;
+      return XFP_VERDICT_PERMIT;
+    }
+    ps->reason = XFP_PUNT_ALE_REAUTH;
+    return xfp_punt_possible(ps) ? XFP_VERDICT_PUNT : XFP_VERDICT_BLOCK;
+  }
+  bit = inbound ? (v6 ? XFP_ALE_RECV_ACCEPT_V6 : XFP_ALE_RECV_ACCEPT_V4)
+                : (v6 ? XFP_ALE_CONNECT_V6 : XFP_ALE_CONNECT_V4);
+  if (!(ac->layers & bit)) {
+    struct xfp_ale_flow nf = {.ale_gen = ale_gen, .verdict = XFP_ALE_PERMIT, .outbound = !inbound};
+    bpf_map_update_elem(&xfp_ale_flows, &k, &nf, BPF_NOEXIST);
+    return XFP_VERDICT_PERMIT;
+  }
+  ps->reason = XFP_PUNT_ALE_NEW;
+  return xfp_punt_possible(ps) ? XFP_VERDICT_PUNT : XFP_VERDICT_BLOCK;
+}
+
+/* The packet layers of the packet's direction. Returns XFP_VERDICT_PERMIT, XFP_VERDICT_BLOCK or
+ * XFP_VERDICT_PUNT (ps->reason says why). */
+static __always_inline __u32 xfp_packet_layers(const struct xfp_pkt* pkt,
+                                               __u32 ifindex,
+                                               int inbound,
+                                               __u32 bytes,
+                                               struct xfp_punt_state* ps) {
   __u32 zero = 0;
   const struct xfp_gen* g = bpf_map_lookup_elem(&xfp_gen, &zero);
   struct xfp_scratch* sc = bpf_map_lookup_elem(&xfp_scratch, &zero);
@@ -92,8 +207,10 @@ static __always_inline __u32 xfp_enforce(const struct xfp_pkt* pkt,
   sc->evaluated = 0;
   sc->final_verdict = XFP_VERDICT_BLOCK;
   const __u32 base = inbound ? XFP_LS_IN_MAC : XFP_LS_OUT_MAC;
-  if (xfp_layer(sc, gen, base, bytes)) {
-    return XFP_VERDICT_BLOCK;
+  const int mac = xfp_layer(sc, gen, base, bytes, ps);
+  if (mac != XFP_LAYER_GO) {
+    sc->final_verdict = xfp_layer_verdict(mac);
+    return sc->final_verdict;
   }
   const int v4 = (pkt->flags & XFP_PKT_F_IPV4) != 0;
   const int v6 = (pkt->flags & XFP_PKT_F_IPV6) != 0;
@@ -145,22 +262,16 @@ static __always_inline __u32 xfp_enforce(const struct xfp_pkt* pkt,
     }
   }
 
-  __u32 verdict = XFP_VERDICT_PERMIT;
   __u32 layers = 1;
-  if (xfp_layer(sc, gen, ip_ls, bytes)) {
-    verdict = XFP_VERDICT_BLOCK;
-  } else if (transport) {
+  int l = xfp_layer(sc, gen, ip_ls, bytes, ps);
+  if (l == XFP_LAYER_GO && transport) {
     layers = 2;
-    if (xfp_layer(sc, gen, tr_ls, bytes)) {
-      verdict = XFP_VERDICT_BLOCK;
-    }
+    l = xfp_layer(sc, gen, tr_ls, bytes, ps);
   }
+  const __u32 verdict = xfp_layer_verdict(l);
   sc->final_verdict = verdict;
   /* Punted results are decided per packet by the callout: never cached. */
-  int cacheable =
-      sc->res[ip_ls < XFP_LS_COUNT ? ip_ls : 0].verdict != XFP_VERDICT_PUNT &&
-      (layers < 2 || sc->res[tr_ls < XFP_LS_COUNT ? tr_ls : 0].verdict != XFP_VERDICT_PUNT);
-  if (e && cacheable) {
+  if (e && verdict != XFP_VERDICT_PUNT) {
     for (int i = 0; i < XFP_FLOW_WORDS; i++) {
       e->w[i] = fw[i];
     }
@@ -177,6 +288,28 @@ static __always_inline __u32 xfp_enforce(const struct xfp_pkt* pkt,
     }
   }
   return verdict;
+}
+
+/* Stage 1 of a hook: the packet layers, then the ALE stage for what they permit. Returns
+ * XFP_VERDICT_PERMIT, XFP_VERDICT_BLOCK or XFP_VERDICT_PUNT (ps->reason says why). */
+static __always_inline __u32 xfp_enforce(const struct xfp_pkt* pkt,
+                                         __u32 ifindex,
+                                         int inbound,
+                                         __u32 bytes,
+                                         struct xfp_punt_state* ps) {
+  __u32 v = xfp_packet_layers(pkt, ifindex, inbound, bytes, ps);
+  if (v != XFP_VERDICT_PERMIT || !(pkt->flags & (XFP_PKT_F_IPV4 | XFP_PKT_F_IPV6))) {
+    return v;
+  }
+  v = xfp_ale(pkt, inbound, ps);
+  if (v != XFP_VERDICT_PERMIT) {
+    __u32 zero = 0;
+    struct xfp_scratch* sc = bpf_map_lookup_elem(&xfp_scratch, &zero);
+    if (sc) {
+      sc->final_verdict = v;
+    }
+  }
+  return v;
 }
 
 #endif /* XFP_BPF_ENFORCE_H */

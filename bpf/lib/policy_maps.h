@@ -133,4 +133,28 @@ struct {
   __type(value, struct xfp_flow_entry);
 } xfp_flows SEC(".maps");
 
+/* key 0 -> the callout runtime's heartbeat (a punt needs a live runtime) */
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct xfp_runtime);
+} xfp_runtime SEC(".maps");
+
+/* key 0 -> which ALE auth layers have filters, and the ALE policy generation */
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct xfp_ale_cfg);
+} xfp_ale_cfg SEC(".maps");
+
+/* ALE flows: 5-tuple from this host's point of view -> the flow's ALE verdict */
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, XFP_ALE_FLOWS);
+  __type(key, struct xfp_ale_key);
+  __type(value, struct xfp_ale_flow);
+} xfp_ale_flows SEC(".maps");
+
 #endif /* XFP_BPF_POLICY_MAPS_H */

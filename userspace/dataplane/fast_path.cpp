@@ -39,7 +39,10 @@ constexpr const char* kShared[] = {"xfp_gen",
                                    "xfp_counters",
                                    "xfp_callouts",
                                    "xfp_verdicts",
-                                   "xfp_cfg"};
+                                   "xfp_cfg",
+                                   "xfp_runtime",
+                                   "xfp_ale_cfg",
+                                   "xfp_ale_flows"};
 
 }  // namespace
 

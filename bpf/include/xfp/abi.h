@@ -332,8 +332,10 @@ struct xfp_walk {
   __u32 last_filter;
   __u32 failed;         /* a lookup failed: fail closed */
   __u32 stop_when_hard; /* no leaf holds a callout: a hard decision ends the walk */
+  __u32 callouts_dead;  /* the callout runtime cannot take a punt: §4.5 fallback for all */
+  __u32 _pad;
 };
-XFP_STATIC_ASSERT(sizeof(struct xfp_walk) == 16 * XFP_MAX_TREES + 48, "struct xfp_walk is ABI");
+XFP_STATIC_ASSERT(sizeof(struct xfp_walk) == 16 * XFP_MAX_TREES + 56, "struct xfp_walk is ABI");
 
 /* The flow cache: a per-CPU direct-mapped array indexed by a hash of the flow key. It holds the
  * combined IP-packet + transport result of a flow under one policy generation. Those layers only
@@ -351,5 +353,93 @@ struct xfp_flow_entry {
   struct xfp_result res[2];
 };
 XFP_STATIC_ASSERT(sizeof(struct xfp_flow_entry) == 120, "struct xfp_flow_entry is ABI");
+
+/* ---------------------------------------------------------------------------------------------
+ * The punt path (docs/callouts.md). A packet whose decision needs a registered callout, or the
+ * first packet of a flow at an active ALE layer, leaves the fast path for the callout runtime:
+ * from XDP through an AF_XDP socket (xfp_xsks, key = rx queue), from tc egress as a copy in the
+ * ring buffer xfp_punt_rb (the skb is stolen). The runtime proves it is alive with a heartbeat;
+ * without one (or without a socket on the queue) callouts are treated as unregistered (§4.5). */
+#define XFP_RUNTIME_STALE_NS 1000000000ull /* a heartbeat older than this: runtime gone */
+#define XFP_XSK_QUEUES 64
+
+struct xfp_runtime {
+  __u64 heartbeat_ns; /* bpf_ktime_get_ns() clock (CLOCK_MONOTONIC), written by the runtime */
+  __u32 pid;
+  __u32 _pad;
+};
+XFP_STATIC_ASSERT(sizeof(struct xfp_runtime) == 16, "struct xfp_runtime is ABI");
+
+enum {
+  XFP_PUNT_PACKET = 1,      /* a packet layer's filter needs a callout */
+  XFP_PUNT_ALE_NEW = 2,     /* first packet of a flow at an active ALE layer */
+  XFP_PUNT_ALE_REAUTH = 3,  /* an ALE flow whose verdict predates the ALE policy */
+  XFP_PUNT_ALE_PENDING = 4, /* a packet of a flow whose ALE classify is pended */
+};
+
+/* Ring-buffer record of a tc-egress punt: this header, then cap_len bytes of the frame. */
+struct xfp_punt_hdr {
+  __u32 ifindex;
+  __u32 wire_len; /* skb->len */
+  __u32 cap_len;  /* bytes that follow (the whole frame: larger frames are not punted) */
+  __u32 reason;   /* XFP_PUNT_* */
+  __u32 mark;     /* skb->mark */
+  __u32 gso_size; /* skb->gso_size (0: not a GSO super-packet) */
+};
+XFP_STATIC_ASSERT(sizeof(struct xfp_punt_hdr) == 24, "struct xfp_punt_hdr is ABI");
+#define XFP_PUNT_SMALL 2048  /* record data of frames up to this size */
+#define XFP_PUNT_LARGE 16384 /* larger frames up to this size; beyond: fail closed (drop) */
+
+/* Inbound injection: the runtime sends a frame, tagged with an 802.1Q VID = slot, into its own
+ * veth pair; xfp_tc_inject on the far end pops the tag and redirects the frame into the ingress
+ * of xfp_inject_targets[slot].ifindex with skb->mark = .mark, so the local stack receives it as if
+ * it had arrived on that interface. */
+#define XFP_INJECT_SLOTS 4096
+struct xfp_inject_target {
+  __u32 ifindex;
+  __u32 mark;
+};
+XFP_STATIC_ASSERT(sizeof(struct xfp_inject_target) == 8, "struct xfp_inject_target is ABI");
+
+/* ALE flows (wfp-model.md §4.10): once per flow, the ALE auth layer of its direction decides; the
+ * verdict is kept here, keyed from this host's point of view, for both directions. An entry whose
+ * ale_gen differs from xfp_ale_cfg.ale_gen is re-authorized on its next packet. */
+enum {
+  XFP_ALE_CONNECT_V4 = 1u << 0, /* FWPM_LAYER_ALE_AUTH_CONNECT_V4 has filters */
+  XFP_ALE_CONNECT_V6 = 1u << 1,
+  XFP_ALE_RECV_ACCEPT_V4 = 1u << 2,
+  XFP_ALE_RECV_ACCEPT_V6 = 1u << 3,
+};
+struct xfp_ale_cfg {
+  __u64 ale_gen; /* bumped whenever the filters of an ALE auth layer change */
+  __u32 layers;  /* XFP_ALE_* */
+  __u32 _pad;
+};
+XFP_STATIC_ASSERT(sizeof(struct xfp_ale_cfg) == 16, "struct xfp_ale_cfg is ABI");
+
+struct xfp_ale_key {
+  __u8 local[16]; /* as in struct xfp_pkt: IPv4 in the first 4 bytes */
+  __u8 remote[16];
+  __u16 local_port; /* host order; 0 for ICMP */
+  __u16 remote_port;
+  __u8 proto;
+  __u8 v6;
+  __u16 _pad;
+};
+XFP_STATIC_ASSERT(sizeof(struct xfp_ale_key) == 40, "struct xfp_ale_key is ABI");
+
+enum {
+  XFP_ALE_PERMIT = 1,
+  XFP_ALE_BLOCK = 2,
+  XFP_ALE_PENDING = 3, /* classify pended: every packet goes to the runtime, which holds it */
+};
+struct xfp_ale_flow {
+  __u64 ale_gen;
+  __u32 verdict;   /* XFP_ALE_* */
+  __u32 outbound;  /* the flow's direction: 1 if this host initiated it */
+  __u64 flow_id;   /* FWPS flowHandle (0: none assigned yet) */
+};
+XFP_STATIC_ASSERT(sizeof(struct xfp_ale_flow) == 24, "struct xfp_ale_flow is ABI");
+#define XFP_ALE_FLOWS (1u << 17)
 
 #endif /* XFP_ABI_H */
