@@ -1,0 +1,387 @@
+// fwpstypes.h: the run-time (callout-side) WFP types.
+//
+// Mirrors the Windows SDK's fwpstypes.h (fwpstypes.idl) and the type and constant parts of the
+// WDK's km/fwpsk.h (FWPS_INCOMING_METADATA_VALUES0, the FWPS_METADATA_FIELD_* bits, the
+// bind/connect request and injection parameter structures). The layer ids and FWPS_FIELDS_*
+// enums are generated into fwps_fields.h. Layout is the Windows 10 19H1 one (NTDDI_WIN10_19H1,
+// NDIS 6.30), the only revision xfp accepts. Differences on Linux:
+//  * Pointers to packets are opaque NET_BUFFER_LIST* (xfp_ndis.h).
+//  * Handles (flowHandle, transportEndpointHandle, completionHandle, ...) are xfp's own values;
+//    callouts must treat them as opaque and only pass them back to Fwps* functions.
+//  * token is 0 (no Windows access tokens); processPath is the UTF-16 executable path.
+#ifndef XFP_FWPSTYPES_H
+#define XFP_FWPSTYPES_H
+
+#include "fwps_fields.h"
+#include "fwptypes.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// Run-time filter (§1.7 of wfp-model.md).
+typedef struct FWPS_FILTER_CONDITION0_ {
+  UINT16 fieldId;  // FWPS_FIELD_<layer>_* index
+  UINT16 reserved;
+  FWP_MATCH_TYPE matchType;
+  FWP_CONDITION_VALUE0 conditionValue;
+} FWPS_FILTER_CONDITION0;
+
+typedef struct FWPS_ACTION0_ {
+  FWP_ACTION_TYPE type;
+  UINT32 calloutId;  // meaningful when type & FWP_ACTION_FLAG_CALLOUT
+} FWPS_ACTION0;
+
+#define FWPS_FILTER_FLAG_CLEAR_ACTION_RIGHT (0x0001)
+#define FWPS_FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED (0x0002)
+#define FWPS_FILTER_FLAG_OR_CONDITIONS (0x0004)
+#define FWPS_FILTER_FLAG_HAS_SECURITY_REALM_PROVIDER_CONTEXT (0x0008)
+#define FWPS_FILTER_FLAG_SILENT_MODE (0x0010)
+#define FWPS_FILTER_FLAG_IPSEC_NO_ACQUIRE_INITIATE (0x0020)
+#define FWPS_FILTER_FLAG_RESERVED0 (0x0040)
+#define FWPS_FILTER_FLAG_RESERVED1 (0x0080)
+
+typedef struct FWPS_FILTER0_ {
+  UINT64 filterId;
+  FWP_VALUE0 weight;  // FWP_UINT64 effective weight
+  UINT16 subLayerWeight;
+  UINT16 flags;  // FWPS_FILTER_FLAG_*
+  UINT32 numFilterConditions;
+  FWPS_FILTER_CONDITION0* filterCondition;
+  FWPS_ACTION0 action;
+  UINT64 context;  // writable by notifyFn on ADD_FILTER
+  FWPM_PROVIDER_CONTEXT0* providerContext;
+} FWPS_FILTER0;
+
+typedef struct FWPS_FILTER1_ {
+  UINT64 filterId;
+  FWP_VALUE0 weight;
+  UINT16 subLayerWeight;
+  UINT16 flags;
+  UINT32 numFilterConditions;
+  FWPS_FILTER_CONDITION0* filterCondition;
+  FWPS_ACTION0 action;
+  UINT64 context;
+  FWPM_PROVIDER_CONTEXT1* providerContext;
+} FWPS_FILTER1;
+
+typedef struct FWPS_FILTER2_ {
+  UINT64 filterId;
+  FWP_VALUE0 weight;
+  UINT16 subLayerWeight;
+  UINT16 flags;
+  UINT32 numFilterConditions;
+  FWPS_FILTER_CONDITION0* filterCondition;
+  FWPS_ACTION0 action;
+  UINT64 context;
+  FWPM_PROVIDER_CONTEXT2* providerContext;
+} FWPS_FILTER2;
+
+// Incoming values: incomingValue[FWPS_FIELD_<layer>_*], valueCount == FWPS_FIELD_<layer>_MAX.
+typedef struct FWPS_INCOMING_VALUE0_ {
+  FWP_VALUE0 value;
+} FWPS_INCOMING_VALUE0;
+
+typedef struct FWPS_INCOMING_VALUES0_ {
+  UINT16 layerId;  // FWPS_LAYER_*
+  UINT32 valueCount;
+  FWPS_INCOMING_VALUE0* incomingValue;
+} FWPS_INCOMING_VALUES0;
+
+typedef enum FWPS_DISCARD_MODULE0_ {
+  FWPS_DISCARD_MODULE_NETWORK = 0,
+  FWPS_DISCARD_MODULE_TRANSPORT = 1,
+  FWPS_DISCARD_MODULE_GENERAL = 2,
+  FWPS_DISCARD_MODULE_MAX = 3
+} FWPS_DISCARD_MODULE0;
+
+typedef enum FWPS_GENERAL_DISCARD_REASON_ {
+  FWPS_DISCARD_FIREWALL_POLICY = 0,
+  FWPS_DISCARD_IPSEC = 1,
+  FWPS_GENERAL_DISCARD_REASON_MAX = 2
+} FWPS_GENERAL_DISCARD_REASON;
+
+typedef struct FWPS_DISCARD_METADATA0_ {
+  FWPS_DISCARD_MODULE0 discardModule;
+  UINT32 discardReason;
+  UINT64 filterId;
+} FWPS_DISCARD_METADATA0;
+
+typedef struct FWPS_INBOUND_FRAGMENT_METADATA0_ {
+  UINT32 fragmentIdentification;
+  UINT16 fragmentOffset;
+  ULONG fragmentLength;
+} FWPS_INBOUND_FRAGMENT_METADATA0;
+
+// FWPS_INCOMING_METADATA_VALUES0.flags / .l2Flags (§5).
+#define FWPS_INCOMING_FLAG_CACHE_SAFE (0x00000001)
+#define FWPS_INCOMING_FLAG_ENFORCE_QUERY (0x00000002)
+#define FWPS_INCOMING_FLAG_ABSORB (0x00000004)
+#define FWPS_INCOMING_FLAG_CONNECTION_FAILING_INDICATION (0x00000008)
+#define FWPS_INCOMING_FLAG_MID_STREAM_INSPECTION (0x00000010)
+#define FWPS_INCOMING_FLAG_RECLASSIFY (0x00000020)
+#define FWPS_INCOMING_FLAG_IS_LOOSE_SOURCE_FLOW (0x00000040)
+#define FWPS_INCOMING_FLAG_IS_LOCAL_ONLY_FLOW (0x00000080)
+#define FWPS_INCOMING_FLAG_RESERVED0 (0x00000100)
+#define FWPS_L2_INCOMING_FLAG_IS_RAW_IPV4_FRAMING (0x00000001)
+#define FWPS_L2_INCOMING_FLAG_IS_RAW_IPV6_FRAMING (0x00000002)
+#define FWPS_L2_INCOMING_FLAG_RECLASSIFY_MULTI_DESTINATION (0x00000008)
+
+// FWPS_INCOMING_METADATA_VALUES0.currentMetadataValues (§5).
+#define FWPS_METADATA_FIELD_DISCARD_REASON 0x00000001
+#define FWPS_METADATA_FIELD_FLOW_HANDLE 0x00000002
+#define FWPS_METADATA_FIELD_IP_HEADER_SIZE 0x00000004
+#define FWPS_METADATA_FIELD_PROCESS_PATH 0x00000008
+#define FWPS_METADATA_FIELD_TOKEN 0x00000010
+#define FWPS_METADATA_FIELD_PROCESS_ID 0x00000020
+#define FWPS_METADATA_FIELD_SYSTEM_FLAGS 0x00000040
+#define FWPS_METADATA_FIELD_RESERVED 0x00000080
+#define FWPS_METADATA_FIELD_SOURCE_INTERFACE_INDEX 0x00000100
+#define FWPS_METADATA_FIELD_DESTINATION_INTERFACE_INDEX 0x00000200
+#define FWPS_METADATA_FIELD_TRANSPORT_HEADER_SIZE 0x00000400
+#define FWPS_METADATA_FIELD_COMPARTMENT_ID 0x00000800
+#define FWPS_METADATA_FIELD_FRAGMENT_DATA 0x00001000
+#define FWPS_METADATA_FIELD_PATH_MTU 0x00002000
+#define FWPS_METADATA_FIELD_COMPLETION_HANDLE 0x00004000
+#define FWPS_METADATA_FIELD_TRANSPORT_ENDPOINT_HANDLE 0x00008000
+#define FWPS_METADATA_FIELD_TRANSPORT_CONTROL_DATA 0x00010000
+#define FWPS_METADATA_FIELD_REMOTE_SCOPE_ID 0x00020000
+#define FWPS_METADATA_FIELD_PACKET_DIRECTION 0x00040000
+#define FWPS_METADATA_FIELD_PACKET_SYSTEM_CRITICAL 0x00080000
+#define FWPS_METADATA_FIELD_FORWARD_LAYER_OUTBOUND_PASS_THRU 0x00100000
+#define FWPS_METADATA_FIELD_FORWARD_LAYER_INBOUND_PASS_THRU 0x00200000
+#define FWPS_METADATA_FIELD_ALE_CLASSIFY_REQUIRED 0x00400000
+#define FWPS_METADATA_FIELD_TRANSPORT_HEADER_INCLUDE_HEADER 0x00800000
+#define FWPS_METADATA_FIELD_DESTINATION_PREFIX 0x01000000
+#define FWPS_METADATA_FIELD_ETHER_FRAME_LENGTH 0x02000000
+#define FWPS_METADATA_FIELD_PARENT_ENDPOINT_HANDLE 0x04000000
+#define FWPS_METADATA_FIELD_ICMP_ID_AND_SEQUENCE 0x08000000
+#define FWPS_METADATA_FIELD_LOCAL_REDIRECT_TARGET_PID 0x10000000
+#define FWPS_METADATA_FIELD_ORIGINAL_DESTINATION 0x20000000
+#define FWPS_METADATA_FIELD_REDIRECT_RECORD_HANDLE 0x40000000
+#define FWPS_METADATA_FIELD_SUB_PROCESS_TAG 0x80000000
+
+// FWPS_INCOMING_METADATA_VALUES0.currentL2MetadataValues (§5).
+#define FWPS_L2_METADATA_FIELD_ETHERNET_MAC_HEADER_SIZE 0x00000001
+#define FWPS_L2_METADATA_FIELD_WIFI_OPERATION_MODE 0x00000002
+#define FWPS_L2_METADATA_FIELD_VSWITCH_SOURCE_PORT_ID 0x00000004
+#define FWPS_L2_METADATA_FIELD_VSWITCH_SOURCE_NIC_INDEX 0x00000008
+#define FWPS_L2_METADATA_FIELD_VSWITCH_PACKET_CONTEXT 0x00000010
+#define FWPS_L2_METADATA_FIELD_VSWITCH_DESTINATION_PORT_ID 0x00000020
+#define FWPS_L2_METADATA_FIELD_RESERVED 0x80000000
+
+typedef UINT32 NDIS_SWITCH_PORT_ID;
+typedef USHORT NDIS_SWITCH_NIC_INDEX;
+
+// Metadata of one indication. Test a member's presence with FWPS_IS_METADATA_FIELD_PRESENT before
+// reading it; callouts must not assume a member is present at a given layer.
+typedef struct FWPS_INCOMING_METADATA_VALUES0_ {
+  UINT32 currentMetadataValues;  // FWPS_METADATA_FIELD_* bits of the valid members
+  UINT32 flags;                  // FWPS_INCOMING_FLAG_*
+  UINT64 reserved;
+  FWPS_DISCARD_METADATA0 discardMetadata;
+  UINT64 flowHandle;  // flowId for FwpsFlowAssociateContext0
+  UINT32 ipHeaderSize;
+  UINT32 transportHeaderSize;
+  FWP_BYTE_BLOB* processPath;
+  UINT64 token;
+  UINT64 processId;
+  UINT32 sourceInterfaceIndex;
+  UINT32 destinationInterfaceIndex;
+  ULONG compartmentId;
+  FWPS_INBOUND_FRAGMENT_METADATA0 fragmentMetadata;
+  ULONG pathMtu;
+  HANDLE completionHandle;  // for FwpsPendOperation0
+  UINT64 transportEndpointHandle;
+  SCOPE_ID remoteScopeId;
+  WSACMSGHDR* controlData;
+  ULONG controlDataLength;
+  FWP_DIRECTION packetDirection;
+  PVOID headerIncludeHeader;
+  ULONG headerIncludeHeaderLength;
+  IP_ADDRESS_PREFIX destinationPrefix;
+  UINT16 frameLength;
+  UINT64 parentEndpointHandle;
+  UINT32 icmpIdAndSequence;
+  DWORD localRedirectTargetPID;
+  SOCKADDR* originalDestination;
+  HANDLE redirectRecords;
+  UINT32 currentL2MetadataValues;  // FWPS_L2_METADATA_FIELD_* bits
+  UINT32 l2Flags;                  // FWPS_L2_INCOMING_FLAG_*
+  UINT32 ethernetMacHeaderSize;
+  UINT32 wiFiOperationMode;
+  NDIS_SWITCH_PORT_ID vSwitchSourcePortId;
+  NDIS_SWITCH_NIC_INDEX vSwitchSourceNicIndex;
+  NDIS_SWITCH_PORT_ID vSwitchDestinationPortId;
+  HANDLE vSwitchPacketContext;
+  PVOID subProcessTag;
+  UINT64 reserved1;
+} FWPS_INCOMING_METADATA_VALUES0;
+
+#define FWPS_IS_METADATA_FIELD_PRESENT(metadataValues, metadataField) \
+  (((metadataValues)->currentMetadataValues & (metadataField)) == (metadataField))
+#define FWPS_IS_L2_METADATA_FIELD_PRESENT(metadataValues, l2MetadataField) \
+  (((metadataValues)->currentL2MetadataValues & (l2MetadataField)) == (l2MetadataField))
+
+// Classify result (wfp-model.md §5.3).
+#define FWPS_RIGHT_ACTION_WRITE (0x00000001)
+#define FWPS_CLASSIFY_OUT_FLAG_ABSORB (0x00000001)
+#define FWPS_CLASSIFY_OUT_FLAG_BUFFER_LIMIT_REACHED (0x00000002)
+#define FWPS_CLASSIFY_OUT_FLAG_NO_MORE_DATA (0x00000004)
+#define FWPS_CLASSIFY_OUT_FLAG_ALE_FAST_CACHE_CHECK (0x00000008)
+#define FWPS_CLASSIFY_OUT_FLAG_ALE_FAST_CACHE_POSSIBLE (0x00000010)
+
+typedef struct FWPS_CLASSIFY_OUT0_ {
+  FWP_ACTION_TYPE actionType;  // writable only with FWPS_RIGHT_ACTION_WRITE (or to veto)
+  UINT64 outContext;           // engine's
+  UINT64 filterId;             // engine's
+  UINT32 rights;               // FWPS_RIGHT_ACTION_WRITE
+  UINT32 flags;                // FWPS_CLASSIFY_OUT_FLAG_*
+  UINT32 reserved;
+} FWPS_CLASSIFY_OUT0;
+
+// FwpsApplyModifiedLayerData0 flag.
+#define FWPS_CLASSIFY_FLAG_REAUTHORIZE_IF_MODIFIED_BY_OTHERS 0x00000001
+
+typedef enum FWPS_CALLOUT_NOTIFY_TYPE_ {
+  FWPS_CALLOUT_NOTIFY_ADD_FILTER = 0,
+  FWPS_CALLOUT_NOTIFY_DELETE_FILTER = 1,
+  FWPS_CALLOUT_NOTIFY_ADD_FILTER_POST_COMMIT = 2,
+  FWPS_CALLOUT_NOTIFY_TYPE_MAX = 3
+} FWPS_CALLOUT_NOTIFY_TYPE;
+
+// Writable layer data of the redirect layers (wfp-model.md §6.2). Addresses in network order.
+typedef struct _FWPS_CONNECT_REQUEST0 {
+  SOCKADDR_STORAGE localAddressAndPort;
+  SOCKADDR_STORAGE remoteAddressAndPort;  // in/out: redirect target
+  UINT64 portReservationToken;
+  DWORD localRedirectTargetPID;  // required for a loopback redirect
+  struct _FWPS_CONNECT_REQUEST0* previousVersion;
+  UINT64 modifierFilterId;
+  HANDLE localRedirectHandle;
+  void* localRedirectContext;
+  SIZE_T localRedirectContextSize;
+} FWPS_CONNECT_REQUEST0;
+
+typedef struct _FWPS_BIND_REQUEST0 {
+  SOCKADDR_STORAGE localAddressAndPort;  // in/out
+  UINT64 portReservationToken;
+  struct _FWPS_BIND_REQUEST0* previousVersion;
+  UINT64 modifierFilterId;
+} FWPS_BIND_REQUEST0;
+
+// Packet injection (wfp-model.md §6.3).
+#define FWPS_INJECTION_TYPE_STREAM 0x00000001
+#define FWPS_INJECTION_TYPE_TRANSPORT 0x00000002
+#define FWPS_INJECTION_TYPE_NETWORK 0x00000004
+#define FWPS_INJECTION_TYPE_FORWARD 0x00000008
+#define FWPS_INJECTION_TYPE_L2 0x00000010
+#define FWPS_INJECTION_TYPE_VSWITCH_TRANSPORT 0x00000020
+#define FWPS_SEND_INJECT_PRESERVE_IPID 0x00000001
+
+typedef struct FWPS_TRANSPORT_SEND_PARAMS0_ {
+  UCHAR* remoteAddress;  // network order, 4 or 16 bytes
+  SCOPE_ID remoteScopeId;
+  WSACMSGHDR* controlData;  // optional
+  ULONG controlDataLength;
+} FWPS_TRANSPORT_SEND_PARAMS0;
+
+typedef struct FWPS_TRANSPORT_SEND_PARAMS1_ {
+  UCHAR* remoteAddress;
+  SCOPE_ID remoteScopeId;
+  WSACMSGHDR* controlData;
+  ULONG controlDataLength;
+  UCHAR* headerIncludeHeader;  // optional
+  ULONG headerIncludeHeaderLength;
+} FWPS_TRANSPORT_SEND_PARAMS1;
+
+typedef enum FWPS_PACKET_INJECTION_STATE_ {
+  FWPS_PACKET_NOT_INJECTED = 0,
+  FWPS_PACKET_INJECTED_BY_SELF = 1,
+  FWPS_PACKET_INJECTED_BY_OTHER = 2,
+  FWPS_PACKET_PREVIOUSLY_INJECTED_BY_SELF = 3,
+  FWPS_PACKET_INJECTION_STATE_MAX = 4
+} FWPS_PACKET_INJECTION_STATE;
+
+// Packet tagging (wfp-model.md §6.4).
+#define FWPS_LAYER_NON_WFP 0xFFFF
+
+typedef enum FWPS_NET_BUFFER_LIST_EVENT_TYPE0_ {
+  FWPS_NET_BUFFER_LIST_ENTERED_NETIO = 0,
+  FWPS_NET_BUFFER_LIST_CLONED_BY_NETIO = 1,
+  FWPS_NET_BUFFER_LIST_CLONED_VIA_WFP_API = 2,
+  FWPS_NET_BUFFER_LIST_DUPLICATED_BY_NETIO = 3,
+  FWPS_NET_BUFFER_LIST_EXIT_NETIO = 4,
+  FWPS_NET_BUFFER_LIST_CONTEXT_REMOVED = 5,
+  FWPS_NET_BUFFER_LIST_NDIS_SEND_COMPLETE = 6,
+  FWPS_NET_BUFFER_LIST_NDIS_RECV_COMPLETE = 7,
+  FWPS_NET_BUFFER_LIST_NDIS_ETHERNET_SEND_COMPLETE = FWPS_NET_BUFFER_LIST_NDIS_SEND_COMPLETE,
+  FWPS_NET_BUFFER_LIST_NDIS_ETHERNET_RECV_COMPLETE = FWPS_NET_BUFFER_LIST_NDIS_RECV_COMPLETE,
+  FWPS_NET_BUFFER_LIST_NDIS_NATIVE_SEND_COMPLETE = 8,
+  FWPS_NET_BUFFER_LIST_NDIS_NATIVE_RECV_COMPLETE = 9,
+  FWPS_NET_BUFFER_LIST_NDIS_VSWITCH_INGRESS_COMPLETE = 10,
+  FWPS_NET_BUFFER_LIST_NDIS_VSWITCH_EGRESS_COMPLETE = 11,
+  FWPS_NET_BUFFER_LIST_CLONED_BY_NDIS = 12,
+  FWPS_NET_BUFFER_LIST_REASSEMBLED_FRAGMENT = 13,
+  FWPS_NET_BUFFER_LIST_REASSEMBLY_COMPLETE = 14
+} FWPS_NET_BUFFER_LIST_EVENT_TYPE0;
+
+// ALE endpoints (wfp-model.md §6.5).
+#define FWPS_ALE_ENDPOINT_FLAG_IPSEC_SECURED (0x00000001)
+
+typedef struct FWPS_ALE_ENDPOINT_PROPERTIES0_ {
+  UINT64 endpointId;  // Linux: the socket cookie
+  FWP_IP_VERSION ipVersion;
+  union {
+    UINT32 localV4Address;
+    UINT8 localV6Address[16];
+  };
+  union {
+    UINT32 remoteV4Address;
+    UINT8 remoteV6Address[16];
+  };
+  UINT8 ipProtocol;
+  UINT16 localPort;
+  UINT16 remotePort;
+  UINT64 localTokenModifiedId;
+  UINT64 mmSaId;
+  UINT64 qmSaId;
+  UINT32 ipsecStatus;
+  UINT32 flags;
+  FWP_BYTE_BLOB appId;
+} FWPS_ALE_ENDPOINT_PROPERTIES0;
+
+typedef struct FWPS_ALE_ENDPOINT_ENUM_TEMPLATE0_ {
+  FWP_CONDITION_VALUE0 localSubNet;
+  FWP_CONDITION_VALUE0 remoteSubNet;
+  FWP_CONDITION_VALUE0 ipProtocol;
+  FWP_CONDITION_VALUE0 localPort;
+  FWP_CONDITION_VALUE0 remotePort;
+} FWPS_ALE_ENDPOINT_ENUM_TEMPLATE0;
+
+// Stream flags and actions (declared for the stream layer; FWPS_STREAM_DATA0 comes later).
+#define FWPS_STREAM_FLAG_RECEIVE (0x00000001)
+#define FWPS_STREAM_FLAG_RECEIVE_EXPEDITED (0x00000002)
+#define FWPS_STREAM_FLAG_RECEIVE_DISCONNECT (0x00000004)
+#define FWPS_STREAM_FLAG_RECEIVE_ABORT (0x00000008)
+#define FWPS_STREAM_FLAG_RECEIVE_PUSH (0x00000010)
+#define FWPS_STREAM_FLAG_SEND (0x00010000)
+#define FWPS_STREAM_FLAG_SEND_EXPEDITED (0x00020000)
+#define FWPS_STREAM_FLAG_SEND_NODELAY (0x00040000)
+#define FWPS_STREAM_FLAG_SEND_DISCONNECT (0x00080000)
+#define FWPS_STREAM_FLAG_SEND_ABORT (0x00100000)
+
+typedef enum FWPS_STREAM_ACTION_TYPE_ {
+  FWPS_STREAM_ACTION_NONE = 0,
+  FWPS_STREAM_ACTION_NEED_MORE_DATA = 1,
+  FWPS_STREAM_ACTION_DROP_CONNECTION = 2,
+  FWPS_STREAM_ACTION_DEFER = 3,
+  FWPS_STREAM_ACTION_ALLOW_CONNECTION = 4,
+  FWPS_STREAM_ACTION_TYPE_MAX = 5
+} FWPS_STREAM_ACTION_TYPE;
+
+#ifdef __cplusplus
+}  // extern "C"
+#endif
+
+#endif  // XFP_FWPSTYPES_H
