@@ -412,6 +412,10 @@ int FastPath::xdpProgFd() const {
 int FastPath::tcProgFd() const {
   return bpf_program__fd(impl_->tc->progs.xfp_tc_out);
 }
+
+int FastPath::tcInjectProgFd() const {
+  return bpf_program__fd(impl_->tc->progs.xfp_tc_inject);
+}
 int FastPath::mapFd(const char* name) const {
   bpf_map* m = impl_->xdpMap(name);
   return m != nullptr ? bpf_map__fd(m) : -1;

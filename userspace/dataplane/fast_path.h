@@ -83,6 +83,8 @@ class FastPath {
 
   [[nodiscard]] int xdpProgFd() const;
   [[nodiscard]] int tcProgFd() const;
+  // xfp_tc_inject: delivers the callout runtime's inbound injections (punt_io.h, InjectPort).
+  [[nodiscard]] int tcInjectProgFd() const;
   [[nodiscard]] int mapFd(const char* name) const;  // e.g. "xfp_scratch" (of the XDP object)
   [[nodiscard]] int tcMapFd(const char* name) const;
   [[nodiscard]] uint64_t generation() const;
