@@ -533,3 +533,25 @@ uint16_t runtimeFilterFlags(const Filter& f) {
 }
 
 }  // namespace xfp
+
+namespace xfp {
+
+Policy Policy::snapshot() const {
+  Policy p;
+  p.providers_ = providers_;
+  p.providerContexts_ = providerContexts_;
+  p.sublayers_ = sublayers_;
+  p.callouts_ = callouts_;
+  p.filters_ = filters_;
+  p.filterIdByKey_ = filterIdByKey_;
+  p.calloutIds_ = calloutIds_;
+  p.nextFilterId_ = nextFilterId_;
+  p.nextCalloutId_ = nextCalloutId_;
+  p.nextProviderContextId_ = nextProviderContextId_;
+  for (const LayerInfo& layer : allLayers()) {
+    (void)p.arbitrationOrder(layer.id);
+  }
+  return p;
+}
+
+}  // namespace xfp

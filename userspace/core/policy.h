@@ -72,6 +72,11 @@ class Policy {
   // (ties: filterId ascending), wfp-model.md §3.4.
   [[nodiscard]] const std::vector<ArbitrationEntry>& arbitrationOrder(uint16_t layerId) const;
 
+  // An independent copy (the callout runtime classifies against immutable snapshots), with the
+  // arbitration order of every layer already computed so concurrent readers never fill the
+  // lazy cache.
+  [[nodiscard]] Policy snapshot() const;
+
   // The next filterId to be assigned (ids are never reused).
   [[nodiscard]] uint64_t nextFilterId() const { return nextFilterId_; }
 

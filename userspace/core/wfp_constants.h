@@ -165,6 +165,7 @@ constexpr uint32_t kTypeMismatch = 0x80320027;
 constexpr uint32_t kOutOfBounds = 0x80320028;
 constexpr uint32_t kReserved = 0x80320029;
 constexpr uint32_t kInvalidParameter = 0x80320035;
+constexpr uint32_t kCalloutNotificationFailed = 0x80320037;
 constexpr uint32_t kInvalidSecurityDescriptor = 0x8007053A;  // ERROR_INVALID_SECURITY_DESCR
 }  // namespace status
 

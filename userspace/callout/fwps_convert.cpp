@@ -1,0 +1,178 @@
+#include "userspace/callout/fwps_convert.h"
+
+#include <cstring>
+
+#include "userspace/core/layers.h"
+
+namespace xfp::callout {
+
+FWP_VALUE0 FwpArena::value(const Value& v) {
+  FWP_VALUE0 out{};
+  out.type = static_cast<FWP_DATA_TYPE>(v.type());
+  switch (v.type()) {
+    case DataType::Empty:
+      break;
+    case DataType::Uint8:
+      out.uint8 = static_cast<UINT8>(v.asUnsigned());
+      break;
+    case DataType::Uint16:
+      out.uint16 = static_cast<UINT16>(v.asUnsigned());
+      break;
+    case DataType::Uint32:
+      out.uint32 = static_cast<UINT32>(v.asUnsigned());
+      break;
+    case DataType::Uint64:
+      out.uint64 = &u64_.emplace_back(v.asUnsigned());
+      break;
+    case DataType::Int8:
+      out.int8 = static_cast<INT8>(v.asSigned());
+      break;
+    case DataType::Int16:
+      out.int16 = static_cast<INT16>(v.asSigned());
+      break;
+    case DataType::Int32:
+      out.int32 = static_cast<INT32>(v.asSigned());
+      break;
+    case DataType::Int64:
+      out.int64 = &i64_.emplace_back(v.asSigned());
+      break;
+    case DataType::Float:
+      out.float32 = static_cast<float>(v.asDouble());
+      break;
+    case DataType::Double:
+      out.double64 = &dbl_.emplace_back(v.asDouble());
+      break;
+    case DataType::ByteArray16: {
+      FWP_BYTE_ARRAY16& a = a16_.emplace_back();
+      std::memcpy(a.byteArray16, v.asBytes().data(), 16);
+      out.byteArray16 = &a;
+      break;
+    }
+    case DataType::ByteArray6: {
+      FWP_BYTE_ARRAY6& a = a6_.emplace_back();
+      std::memcpy(a.byteArray6, v.asBytes().data(), 6);
+      out.byteArray6 = &a;
+      break;
+    }
+    case DataType::ByteBlob:
+    case DataType::SecurityDescriptor: {
+      std::vector<uint8_t>& b = bytes_.emplace_back(v.asBytes());
+      FWP_BYTE_BLOB& blob = blobs_.emplace_back();
+      blob.size = static_cast<UINT32>(b.size());
+      blob.data = b.data();
+      if (v.type() == DataType::ByteBlob) {
+        out.byteBlob = &blob;
+      } else {
+        out.sd = &blob;
+      }
+      break;
+    }
+    case DataType::Sid: {
+      std::vector<uint8_t>& b = bytes_.emplace_back(v.asBytes());
+      out.sid = reinterpret_cast<SID*>(b.data());
+      break;
+    }
+    case DataType::UnicodeString: {
+      std::u16string& s = strings_.emplace_back(v.asString());
+      out.unicodeString = reinterpret_cast<LPWSTR>(s.data());
+      break;
+    }
+    default:
+      // Token information has no flat FWP form in xfp: presented as FWP_EMPTY.
+      out = FWP_VALUE0{};
+      break;
+  }
+  return out;
+}
+
+void FwpsIncoming::fill(const IncomingValues& v) {
+  values.resize(v.values.size());
+  for (size_t i = 0; i < v.values.size(); ++i) {
+    values[i].value = arena.value(v.values[i]);
+  }
+  in.layerId = v.layerId;
+  in.valueCount = static_cast<UINT32>(values.size());
+  in.incomingValue = values.data();
+}
+
+void FwpsFilterImage::fill(const Filter& f, const Policy& policy, uint32_t calloutId) {
+  weight = f.effectiveWeight;
+  filter.filterId = f.filterId;
+  filter.weight.type = FWP_UINT64;
+  filter.weight.uint64 = &weight;
+  const Sublayer* sl = policy.sublayer(f.subLayerKey);
+  filter.subLayerWeight = sl != nullptr ? sl->weight : 0;
+  filter.flags = runtimeFilterFlags(f);
+  filter.numFilterConditions = 0;
+  filter.filterCondition = nullptr;
+  filter.action.type = static_cast<FWP_ACTION_TYPE>(f.action.type);
+  filter.action.calloutId = calloutId;
+  filter.context = f.rawContext;
+  if ((f.flags & filter_flag::kHasProviderContext) != 0) {
+    const ProviderContext* pc = policy.providerContext(f.providerContextKey);
+    filter.context = pc != nullptr ? pc->providerContextId : 0;
+  }
+  filter.providerContext = nullptr;
+}
+
+IncomingValues aleIncomingValues(uint16_t layerId,
+                                 const xfp_pkt& pkt,
+                                 bool inbound,
+                                 uint32_t ifindex,
+                                 uint32_t flags,
+                                 uint32_t reauthReason) {
+  const LayerInfo* layer = layerById(layerId);
+  IncomingValues in;
+  if (layer == nullptr) {
+    return in;
+  }
+  in = IncomingValues::emptyFor(*layer);
+  const bool v6 = (pkt.flags & XFP_PKT_F_IPV6) != 0;
+  const uint8_t* local = inbound ? pkt.dst_addr : pkt.src_addr;
+  const uint8_t* remote = inbound ? pkt.src_addr : pkt.dst_addr;
+  const bool icmp = pkt.ip_proto == 1 || pkt.ip_proto == 58;
+  const bool ports = (pkt.flags & XFP_PKT_F_L4) != 0;
+  auto address = [&](const uint8_t* a) {
+    if (v6) {
+      std::array<uint8_t, 16> b{};
+      std::memcpy(b.data(), a, 16);
+      return Value::byteArray16(b);
+    }
+    return Value::uint32(static_cast<uint32_t>(a[0]) << 24 | static_cast<uint32_t>(a[1]) << 16 |
+                         static_cast<uint32_t>(a[2]) << 8 | a[3]);
+  };
+  if ((pkt.flags & XFP_PKT_F_FRAGMENT) != 0) {
+    flags |= condition_flag::kIsFragment;
+  }
+  for (const FieldInfo& f : layer->fields) {
+    const std::string_view c = f.condition;
+    Value v;
+    if (c == "IP_LOCAL_ADDRESS") {
+      v = address(local);
+    } else if (c == "IP_REMOTE_ADDRESS") {
+      v = address(remote);
+    } else if (c == "IP_PROTOCOL") {
+      v = Value::uint8(pkt.ip_proto);
+    } else if (c == "IP_LOCAL_PORT" && ports) {
+      v = Value::uint16(icmp ? pkt.src_port : (inbound ? pkt.dst_port : pkt.src_port));
+    } else if (c == "IP_REMOTE_PORT" && ports) {
+      v = Value::uint16(icmp ? pkt.dst_port : (inbound ? pkt.src_port : pkt.dst_port));
+    } else if (c == "IP_LOCAL_INTERFACE" || c == "IP_ARRIVAL_INTERFACE") {
+      v = Value::uint64(ifindex);
+    } else if (c == "INTERFACE_INDEX" || c == "ARRIVAL_INTERFACE_INDEX") {
+      v = Value::uint32(ifindex);
+    } else if (c == "FLAGS") {
+      v = Value::uint32(flags);
+    } else if (c == "REAUTHORIZE_REASON" && reauthReason != 0) {
+      v = Value::uint32(reauthReason);
+    } else if (c == "COMPARTMENT_ID") {
+      v = Value::uint32(1);
+    } else {
+      continue;
+    }
+    in.values[f.index] = std::move(v);
+  }
+  return in;
+}
+
+}  // namespace xfp::callout

@@ -1,0 +1,108 @@
+// CalloutRuntime: xfp's FWPS run time. It takes the packets the fast path punts (AF_XDP from XDP,
+// the ring buffer from tc egress), runs the WFP layers of the packet's direction in user space
+// with the reference classifier -- calling the classifyFn of registered callouts in-process --
+// and re-sends what is permitted (outbound: out of the interface below tc; inbound: into the
+// local stack through the injection veth). It implements pend/complete (both styles), injection,
+// flow contexts and packet tags behind the C API of fwpsk.h (fwps_api.cpp), and keeps the kernel
+// informed: callout liveness, a heartbeat (no heartbeat: callouts count as unregistered), the ALE
+// flow verdicts. docs/callouts.md is the guide.
+//
+// Threads: one I/O thread per runtime (receive, dispatch by flow hash), `workers` classify
+// threads (a flow always lands on the same one, so a slow classify stalls only its own flows),
+// and a housekeeping thread (heartbeat, pend time-outs, idle flows). Completions may come from
+// any thread; they are queued to the flow's worker.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "userspace/core/objects.h"
+#include "userspace/core/policy.h"
+#include "userspace/core/result.h"
+#include "userspace/dataplane/fast_path.h"
+
+namespace xfp::callout {
+
+struct RuntimeOptions {
+  unsigned workers = 2;  // 0: classify on the I/O thread
+  // Pend bounds (docs/callouts.md, "Pend bounds"): at the bound a pend is refused
+  // (STATUS_QUOTA_EXCEEDED) and the indication is blocked; a pend older than pendTimeout is
+  // completed as BLOCK. Both count in RuntimeStats.
+  std::chrono::milliseconds pendTimeout{30000};
+  size_t maxPended = 4096;
+  size_t maxPendedBytes = 16u << 20;
+  // Flows without packets for this long end (flowDeleteFn); TCP flows also end at FIN/RST.
+  std::chrono::milliseconds flowIdle{60000};
+  // Turn off TSO/GSO on attached interfaces so callouts see wire-sized frames.
+  bool disableOffloads = true;
+};
+
+struct RuntimeStats {
+  std::atomic<uint64_t> punted{0};
+  std::atomic<uint64_t> permitted{0};  // re-sent after classification
+  std::atomic<uint64_t> blocked{0};
+  std::atomic<uint64_t> absorbed{0};
+  std::atomic<uint64_t> pended{0};
+  std::atomic<uint64_t> pendRefused{0};
+  std::atomic<uint64_t> pendTimedOut{0};
+  std::atomic<uint64_t> injected{0};
+  std::atomic<uint64_t> pluginFaults{0};  // exceptions thrown by plugin code
+  std::atomic<uint64_t> flowsEnded{0};
+};
+
+class PluginHost;
+struct RuntimeImpl;
+
+class CalloutRuntime {
+ public:
+  // Takes over `policy` (the management side) and publishes it to `fastPath`. At most one runtime
+  // exists per process: the Fwps* C functions talk to it.
+  [[nodiscard]] static Result<std::unique_ptr<CalloutRuntime>> create(dataplane::FastPath& fastPath,
+                                                                      Policy policy,
+                                                                      RuntimeOptions options = {});
+  ~CalloutRuntime();
+  CalloutRuntime(const CalloutRuntime&) = delete;
+  CalloutRuntime& operator=(const CalloutRuntime&) = delete;
+
+  // Starts taking punts from interface `ifindex` (XDP and tc egress must be attached to it).
+  // Must run on a thread inside the interface's network namespace.
+  [[nodiscard]] Result<void> attach(int ifindex);
+
+  // The management operations a host needs until xfpd owns them (issue 5). Filter add/delete
+  // notify the filter's callout (notifyFn; a failing ADD fails the add with
+  // FWP_E_CALLOUT_NOTIFICATION_FAILED); commit() compiles, publishes one generation and then
+  // sends ADD_FILTER_POST_COMMIT to callouts registered with ENABLE_COMMIT_ADD_NOTIFY.
+  [[nodiscard]] Result<uint64_t> addFilter(Filter filter);
+  [[nodiscard]] Result<void> deleteFilter(uint64_t filterId);
+  [[nodiscard]] Result<uint32_t> addCallout(Callout callout);
+  [[nodiscard]] Result<void> addSublayer(Sublayer sublayer);
+  [[nodiscard]] Result<void> commit();
+  // Runs fn with the policy under the runtime's lock (read-only use).
+  void withPolicy(const std::function<void(const Policy&)>& fn) const;
+
+  PluginHost& plugins();
+  [[nodiscard]] const RuntimeStats& stats() const;
+  // Pended indications held right now.
+  [[nodiscard]] size_t pendedNow() const;
+  // Flows with a flow context right now.
+  [[nodiscard]] size_t flowsWithContexts() const;
+  // The worker a 5-tuple's flow lands on (tests pick flows on different workers).
+  [[nodiscard]] unsigned workerOf(const uint8_t local[16],
+                                  const uint8_t remote[16],
+                                  uint16_t localPort,
+                                  uint16_t remotePort,
+                                  uint8_t proto) const;
+
+  RuntimeImpl& impl() { return *impl_; }
+
+ private:
+  explicit CalloutRuntime(std::unique_ptr<RuntimeImpl> impl);
+  std::unique_ptr<RuntimeImpl> impl_;
+};
+
+}  // namespace xfp::callout

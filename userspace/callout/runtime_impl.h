@@ -1,0 +1,237 @@
+// Internals of CalloutRuntime shared by runtime.cpp, fwps_api.cpp and plugin_host.cpp. Not a
+// public header.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <shared_mutex>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include <fwpsk.h>
+
+#include "userspace/callout/nbl.h"
+#include "userspace/callout/plugin_host.h"
+#include "userspace/callout/runtime.h"
+#include "userspace/dataplane/punt_io.h"
+#include "xfp/abi.h"
+
+namespace xfp::callout {
+
+using Clock = std::chrono::steady_clock;
+
+struct RegisteredCallout {
+  uint32_t id = 0;
+  GUID key{};
+  uint32_t flags = 0;
+  int revision = 0;  // FWPS_CALLOUT0/1/2
+  void* classifyFn = nullptr;
+  void* notifyFn = nullptr;
+  FWPS_CALLOUT_FLOW_DELETE_NOTIFY_FN0 flowDeleteFn = nullptr;
+  void* device = nullptr;
+  std::atomic<int> inFlight{0};
+  std::atomic<bool> unregistering{false};
+};
+
+// A flow from this host's point of view (both directions).
+struct FlowKey {
+  uint8_t local[16] = {};
+  uint8_t remote[16] = {};
+  uint16_t localPort = 0;
+  uint16_t remotePort = 0;
+  uint8_t proto = 0;
+  uint8_t v6 = 0;
+  bool operator==(const FlowKey&) const = default;
+};
+struct FlowKeyHash {
+  size_t operator()(const FlowKey& k) const noexcept;
+};
+
+struct Flow {
+  uint64_t id = 0;
+  FlowKey key;
+  bool outbound = false;  // this host sent the first packet
+  Clock::time_point lastSeen;
+  bool finOut = false;
+  bool finIn = false;
+  bool ended = false;
+  int classifying = 0;  // classifies of this flow running now
+  std::map<std::pair<uint16_t, uint32_t>, uint64_t> contexts;    // (layer, callout) -> context
+  std::set<std::pair<uint16_t, uint32_t>> deleteAfterClassify;  // FwpsFlowRemoveContext0 PENDING
+  enum class Ale { Unknown, Pending, Permit, Block } ale = Ale::Unknown;
+  uint64_t aleGen = 0;
+};
+
+class InjectionHandle {
+ public:
+  ADDRESS_FAMILY family = 0;
+  uint32_t flags = 0;
+  uint32_t mark = 0;
+  std::atomic<int> outstanding{0};
+  std::atomic<bool> closing{false};
+};
+
+// One punted packet on its way through the user-space layers.
+struct Indication {
+  std::weak_ptr<Indication> self;
+  std::unique_ptr<NET_BUFFER_LIST> nbl;
+  xfp_pkt pkt{};
+  bool inbound = true;
+  uint32_t ifindex = 0;
+  uint32_t reason = 0;
+  bool hasFlow = false;
+  FlowKey key;
+  std::shared_ptr<Flow> flow;
+  std::vector<uint16_t> layers;  // FWPS layer ids, WFP order
+  size_t next = 0;
+  unsigned worker = 0;
+  // State of the layer being classified.
+  std::map<uint64_t, FWPS_CLASSIFY_OUT0> memo;  // callout answers, by filter id (replayed)
+  std::set<uint64_t> pendingFilters;            // FwpsPendClassify0 not completed yet
+  bool pendOperation = false;                   // FwpsPendOperation0 not completed yet
+  bool noPend = false;                          // a re-authorization: pends are refused
+  uint32_t extraFlags = 0;                      // FWP_CONDITION_FLAG_* for this run
+  uint32_t reauthReason = 0;
+  uint64_t currentFilterId = 0;
+  uint32_t currentCalloutId = 0;
+  Clock::time_point pendedAt;
+  uint64_t pendId = 0;
+  bool rerun = false;  // a completion arrived while the layer was still being classified
+};
+
+struct ClassifyHandleState {
+  std::shared_ptr<Indication> ind;
+  bool operation = false;  // FwpsPendOperation0's completion context
+  uint32_t calloutId = 0;
+  uint64_t filterId = 0;
+  int refs = 0;
+  bool pended = false;
+};
+
+struct AttachedInterface {
+  int ifindex = 0;
+  std::unique_ptr<dataplane::XskReceiver> xsk;
+  std::unique_ptr<dataplane::FrameSender> sender;
+  std::unique_ptr<dataplane::InjectPort> inject;
+  uint16_t plainSlot = 0;  // injection slot with mark 0
+  uint8_t mac[6] = {};      // the interface's own address (destination of inbound injections)
+  dataplane::OffloadState offloads;
+  bool offloadsChanged = false;
+};
+
+struct Worker {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<std::function<void()>> tasks;
+  std::thread thread;
+};
+
+struct RuntimeImpl {
+  dataplane::FastPath* fastPath = nullptr;
+  RuntimeOptions options;
+  RuntimeStats stats;
+  std::atomic<bool> stopping{false};
+
+  // Management side.
+  mutable std::mutex policyMu;
+  Policy policy;
+  std::vector<uint64_t> addedSinceCommit;
+  std::set<uint64_t> aleFilterIds;
+  uint64_t aleGen = 1;
+  std::shared_ptr<const Policy> snapshot;  // what classification reads
+  mutable std::mutex snapshotMu;
+
+  // Registered callouts.
+  mutable std::shared_mutex regMu;
+  std::map<uint32_t, std::shared_ptr<RegisteredCallout>> callouts;
+
+  // Flows.
+  mutable std::mutex flowMu;
+  std::unordered_map<FlowKey, std::shared_ptr<Flow>, FlowKeyHash> flows;
+  std::unordered_map<uint64_t, std::shared_ptr<Flow>> flowsById;
+  uint64_t nextFlowId = 1;
+
+  // Pends and classify handles.
+  mutable std::mutex pendMu;
+  std::map<uint64_t, std::shared_ptr<Indication>> pended;  // by pendId
+  std::map<uint64_t, ClassifyHandleState> handles;
+  uint64_t nextHandle = 1;
+  uint64_t nextPendId = 1;
+  size_t pendedBytes = 0;
+
+  // Injection.
+  std::mutex injectMu;
+  std::set<InjectionHandle*> injectionHandles;
+  uint32_t nextInjectionMark = 1;
+  std::mutex completionMu;
+  std::condition_variable completionCv;
+  std::deque<std::function<void()>> completions;
+  std::thread completionThread;
+
+  // I/O.
+  std::mutex attachMu;
+  std::vector<std::unique_ptr<AttachedInterface>> attached;
+  std::unique_ptr<dataplane::RingReceiver> ring;
+  int epollFd = -1;
+  std::thread ioThread;
+  std::vector<std::unique_ptr<Worker>> workers;
+  std::thread housekeeping;
+
+  std::unique_ptr<PluginHost> plugins;
+
+  // Map fds.
+  int aleFlowsFd = -1;
+  int aleCfgFd = -1;
+  int runtimeFd = -1;
+
+  // --- runtime.cpp ---
+  void start();
+  void stop();
+  void ioLoop();
+  void workerLoop(Worker& w);
+  void housekeepingLoop();
+  void completionLoop();
+  void post(unsigned worker, std::function<void()> task);
+  void postCompletion(std::function<void()> fn);
+  void onFrame(dataplane::ReceivedFrame&& frame);
+  void run(const std::shared_ptr<Indication>& ind);
+  enum class LayerOutcome { Permit, Block, Pended };
+  LayerOutcome classifyLayer(const std::shared_ptr<Indication>& ind, uint16_t layerId);
+  void finishAle(Indication& ind, bool permit);
+  void resume(const std::shared_ptr<Indication>& ind);
+  void drop(Indication& ind);
+  void sendOut(Indication& ind);
+  void deliverInbound(uint32_t ifindex, uint32_t mark, std::vector<uint8_t> frame);
+  void sendOutbound(uint32_t ifindex, std::vector<uint8_t> frame);
+  std::shared_ptr<Flow> flowFor(const FlowKey& key, bool outbound);
+  void endFlow(const std::shared_ptr<Flow>& flow);
+  void writeAleEntry(const FlowKey& key, uint32_t verdict, bool outbound, uint64_t flowId);
+  void writeAleCfg(uint32_t layers);
+  void heartbeat(bool alive);
+  unsigned workerFor(const FlowKey& key) const;
+  std::shared_ptr<const Policy> currentSnapshot() const;
+  Result<void> commitLocked();
+  bool isRegistered(uint32_t calloutId) const;
+  std::shared_ptr<RegisteredCallout> registered(uint32_t calloutId) const;
+  AttachedInterface* interfaceFor(uint32_t ifindex);
+  void completePend(const std::shared_ptr<Indication>& ind);
+  void blockPendedOf(uint32_t calloutId);
+  NTSTATUS notify(const RegisteredCallout& c,
+                  FWPS_CALLOUT_NOTIFY_TYPE type,
+                  const Filter& filter,
+                  const Policy& policy);
+};
+
+// The runtime the C API talks to (one per process).
+RuntimeImpl* activeRuntime();
+void setActiveRuntime(RuntimeImpl* rt);
+
+// The indication whose classifyFn runs on this thread (classifyContext / completionHandle).
+Indication* currentIndication();
+
+}  // namespace xfp::callout
