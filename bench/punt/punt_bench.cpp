@@ -47,7 +47,7 @@ std::string mpps(double pps) {
   return fmt::format("{:.3f}", pps / 1e6);
 }
 
-void printTable(const std::vector<Row>& rows, const Settings& s) {
+void printTable(const std::vector<Row>& rows) {
   fmt::print(
       "| path | offered Mpps | delivered Mpps | delivered/offered | socket drops | p50 us | p99 us "
       "| notes |\n");
@@ -182,7 +182,7 @@ int run(const Settings& s) {
                                    env.genCpu,
                                    env.appCpu),
       load[0]);
-  printTable(rows, s);
+  printTable(rows);
   fmt::print("\nTotal run time {:.1f} s.\n",
              std::chrono::duration<double>(Clock::now() - start).count());
   return gStopRequested.load() ? 130 : 0;
