@@ -3,6 +3,7 @@
 // .so files). Punted packets reach classifyFn, whose answer decides; the runtime re-sends what
 // is permitted (inbound into A's stack, outbound out of A's veth end).
 #include <arpa/inet.h>
+#include <fwpsk.h>
 
 #include <atomic>
 #include <cstring>
@@ -13,10 +14,10 @@
 
 #include <gtest/gtest.h>
 
-#include <fwpsk.h>
-
 #include "tests/harness/callout_env.h"
 #include "tests/harness/test_env.h"
+#include "userspace/core/layers.h"
+#include "userspace/core/wfp_constants.h"
 
 namespace xfp::test {
 namespace {
@@ -24,7 +25,8 @@ namespace {
 using namespace std::chrono_literals;
 
 // {9a1f4d2e-0b6c-4f43-9d7e-5c2a8e1b7f01}
-constexpr GUID kInspectKey = {0x9a1f4d2e, 0x0b6c, 0x4f43, {0x9d, 0x7e, 0x5c, 0x2a, 0x8e, 0x1b, 0x7f, 0x01}};
+constexpr GUID kInspectKey = {
+    0x9a1f4d2e, 0x0b6c, 0x4f43, {0x9d, 0x7e, 0x5c, 0x2a, 0x8e, 0x1b, 0x7f, 0x01}};
 constexpr const char* kInspectText = "9a1f4d2e-0b6c-4f43-9d7e-5c2a8e1b7f01";
 
 std::atomic<int> gClassified{0};
@@ -60,15 +62,23 @@ NTSTATUS notifyNothing(FWPS_CALLOUT_NOTIFY_TYPE, const GUID*, FWPS_FILTER1*) {
   return STATUS_SUCCESS;
 }
 
-std::string policyWithCallout(const std::string& layer, uint16_t port, const std::string& portField) {
+std::string policyWithCallout(const std::string& layer,
+                              uint16_t port,
+                              const std::string& portField,
+                              const std::string& action = "callout_terminating",
+                              const std::string& flags = "") {
   return std::string(R"({"xfp_policy": 1,
-    "callouts": [{"key": ")") + kInspectText + R"(", "name": "inspect", "layer": ")" + layer +
+    "callouts": [{"key": ")") +
+         kInspectText + R"(", "name": "inspect", "layer": ")" + layer +
          R"("}],
-    "filters": [{"name": "to callout", "layer": ")" + layer + R"(",
-                 "action": "callout_terminating", "callout": ")" + kInspectText + R"(",
+    "filters": [{"name": "to callout", "layer": ")" +
+         layer + R"(",
+                 "action": ")" +
+         action + R"(", "callout": ")" + kInspectText + R"(",)" +
+         (flags.empty() ? "" : R"("flags": [")" + flags + R"("],)") + R"(
                  "conditions": [{"field": "IP_PROTOCOL", "value": "udp"},
-                                {"field": ")" + portField + R"(", "value": )" +
-         std::to_string(port) + R"(}]}]})";
+                                {"field": ")" +
+         portField + R"(", "value": )" + std::to_string(port) + R"(}]}]})";
 }
 
 class CalloutRuntimeTraffic : public ::testing::Test {
@@ -119,6 +129,131 @@ TEST_F(CalloutRuntimeTraffic, UnregisteredCalloutBlocks) {
   ASSERT_EQ(env_.setUp(policyWithCallout("INBOUND_TRANSPORT_V4", 7121, "IP_LOCAL_PORT")), "");
   auto got = env_.udpToA(7121, {"ok-but-nobody-to-ask"});
   EXPECT_TRUE(got.empty());
+  // Once registered the callout decides; unregistered again, the filter blocks again.
+  registerInspect();
+  EXPECT_EQ(env_.udpToA(7121, {"ok-asked"}), (std::vector<std::string>{"ok-asked"}));
+  ASSERT_EQ(FwpsCalloutUnregisterById0(registered_), STATUS_SUCCESS);
+  registered_ = 0;
+  EXPECT_TRUE(env_.udpToA(7121, {"ok-nobody-again"}).empty());
+}
+
+TEST_F(CalloutRuntimeTraffic, UnregisteredCalloutPermitsWithTheFlag) {
+  ASSERT_EQ(env_.setUp(policyWithCallout("INBOUND_TRANSPORT_V4",
+                                         7131,
+                                         "IP_LOCAL_PORT",
+                                         "callout_terminating",
+                                         "PERMIT_IF_CALLOUT_UNREGISTERED")),
+            "");
+  EXPECT_EQ(env_.udpToA(7131, {"no-but-permitted"}),
+            (std::vector<std::string>{"no-but-permitted"}));
+  // Registered, the callout's own answer counts again.
+  registerInspect();
+  EXPECT_EQ(env_.udpToA(7131, {"no-1", "ok-2"}), (std::vector<std::string>{"ok-2"}));
+}
+
+TEST_F(CalloutRuntimeTraffic, InspectionCalloutIgnoredWhenAbsent) {
+  // A static block below the inspection callout decides while the callout is absent; with the
+  // callout present an inspection answer cannot change it either (CONTINUE).
+  const std::string json = std::string(R"({"xfp_policy": 1,
+    "callouts": [{"key": ")") +
+                           kInspectText +
+                           R"(", "name": "inspect", "layer": "INBOUND_TRANSPORT_V4"}],
+    "filters": [{"name": "inspect", "layer": "INBOUND_TRANSPORT_V4", "weight": 10,
+                 "action": "callout_inspection", "callout": ")" +
+                           kInspectText + R"(",
+                 "conditions": [{"field": "IP_PROTOCOL", "value": "udp"}]},
+                {"name": "permit 7141", "layer": "INBOUND_TRANSPORT_V4", "weight": 5,
+                 "action": "permit",
+                 "conditions": [{"field": "IP_LOCAL_PORT", "value": 7141}]},
+                {"name": "block 7142", "layer": "INBOUND_TRANSPORT_V4", "weight": 5,
+                 "action": "block",
+                 "conditions": [{"field": "IP_LOCAL_PORT", "value": 7142}]}]})";
+  ASSERT_EQ(env_.setUp(json), "");
+  EXPECT_EQ(env_.udpToA(7141, {"no-a"}), (std::vector<std::string>{"no-a"}));
+  EXPECT_TRUE(env_.udpToA(7142, {"ok-b"}).empty());
+  registerInspect();
+  gClassified = 0;
+  EXPECT_EQ(env_.udpToA(7141, {"no-c"}), (std::vector<std::string>{"no-c"}));
+  EXPECT_TRUE(env_.udpToA(7142, {"ok-d"}).empty());
+  EXPECT_EQ(gClassified.load(), 2);  // it was asked, and its answers were only inspection
+}
+
+TEST_F(CalloutRuntimeTraffic, RegistrationRules) {
+  ASSERT_EQ(env_.setUp(policyWithCallout("INBOUND_TRANSPORT_V4", 7151, "IP_LOCAL_PORT")), "");
+  registerInspect();
+  FWPS_CALLOUT1 again{};
+  again.calloutKey = kInspectKey;
+  again.classifyFn = payloadClassify;
+  UINT32 id = 0;
+  EXPECT_EQ(FwpsCalloutRegister1(nullptr, &again, &id), STATUS_FWP_ALREADY_EXISTS);
+  EXPECT_EQ(FwpsCalloutRegister1(nullptr, nullptr, &id), STATUS_INVALID_PARAMETER);
+  EXPECT_EQ(FwpsCalloutUnregisterById0(registered_ + 1000), STATUS_FWP_CALLOUT_NOT_FOUND);
+  GUID unknown = kInspectKey;
+  unknown.Data1 ^= 1;
+  EXPECT_EQ(FwpsCalloutUnregisterByKey0(&unknown), STATUS_FWP_CALLOUT_NOT_FOUND);
+  EXPECT_EQ(FwpsCalloutUnregisterByKey0(&kInspectKey), STATUS_SUCCESS);
+  registered_ = 0;
+}
+
+// notifyFn: ADD_FILTER (with the key; a failure fails the add), DELETE_FILTER (key NULL),
+// ADD_FILTER_POST_COMMIT for callouts registered with ENABLE_COMMIT_ADD_NOTIFY.
+struct NotifyLog {
+  std::mutex mu;
+  std::vector<std::pair<int, bool>> calls;  // (type, filterKey != NULL)
+  std::vector<UINT64> ids;
+  bool refuse = false;
+};
+NotifyLog gNotify;
+
+NTSTATUS loggingNotify(FWPS_CALLOUT_NOTIFY_TYPE type, const GUID* key, FWPS_FILTER1* filter) {
+  std::lock_guard lock(gNotify.mu);
+  gNotify.calls.emplace_back(static_cast<int>(type), key != nullptr);
+  gNotify.ids.push_back(filter != nullptr ? filter->filterId : 0);
+  return type == FWPS_CALLOUT_NOTIFY_ADD_FILTER && gNotify.refuse ? STATUS_UNSUCCESSFUL
+                                                                  : STATUS_SUCCESS;
+}
+
+TEST_F(CalloutRuntimeTraffic, NotifyOnFilterAddAndDelete) {
+  ASSERT_EQ(env_.setUp(policyWithCallout("INBOUND_TRANSPORT_V4", 7161, "IP_LOCAL_PORT")), "");
+  const uint64_t before = env_.filterId("to callout");
+  FWPS_CALLOUT1 c{};
+  c.calloutKey = kInspectKey;
+  c.flags = FWP_CALLOUT_FLAG_ENABLE_COMMIT_ADD_NOTIFY;
+  c.classifyFn = payloadClassify;
+  c.notifyFn = loggingNotify;
+  ASSERT_EQ(FwpsCalloutRegister1(nullptr, &c, &registered_), STATUS_SUCCESS);
+  {
+    std::lock_guard lock(gNotify.mu);
+    EXPECT_TRUE(gNotify.calls.empty());  // filters that existed before: no ADD notification
+  }
+  Filter f;
+  f.layerKey = layerByName("INBOUND_TRANSPORT_V4")->key;
+  f.displayData.name = "added at run time";
+  f.action.type = ActionType::CalloutTerminating;
+  f.action.calloutKey = Guid::fromText(kInspectText);
+  auto id = env_.runtime().addFilter(f);
+  ASSERT_TRUE(id) << std::hex << id.error().status << " " << id.error().message;
+  ASSERT_TRUE(env_.runtime().commit());
+  ASSERT_TRUE(env_.runtime().deleteFilter(before));  // added before registration: DELETE anyway
+  {
+    std::lock_guard lock(gNotify.mu);
+    ASSERT_EQ(gNotify.calls.size(), 3u);
+    EXPECT_EQ(gNotify.calls[0], std::make_pair(int{FWPS_CALLOUT_NOTIFY_ADD_FILTER}, true));
+    EXPECT_EQ(gNotify.ids[0], *id);
+    EXPECT_EQ(gNotify.calls[1],
+              std::make_pair(int{FWPS_CALLOUT_NOTIFY_ADD_FILTER_POST_COMMIT}, true));
+    EXPECT_EQ(gNotify.calls[2], std::make_pair(int{FWPS_CALLOUT_NOTIFY_DELETE_FILTER}, false));
+    EXPECT_EQ(gNotify.ids[2], before);
+    gNotify.refuse = true;
+  }
+  auto refused = env_.runtime().addFilter(f);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().status, status::kCalloutNotificationFailed);
+  size_t filters = 0;
+  env_.runtime().withPolicy([&](const Policy& p) { filters = p.filters().size(); });
+  EXPECT_EQ(filters, 1u);  // the refused filter is not in the policy
+  std::lock_guard lock(gNotify.mu);
+  gNotify.refuse = false;
 }
 
 }  // namespace
