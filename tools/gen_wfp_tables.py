@@ -211,6 +211,11 @@ def emit_fwps_header():
     w("// xfp extension (tests, tooling): X-macro lists of the layers above and of their fields.")
     w("// XFP_FWPS_FIELDS_LAYERS(X) calls X(layer) for every FWPS_FIELDS_<layer> enum;")
     w("// XFP_FWPS_FIELDS_ALL(X) calls X(layer, field) for every FWPS_FIELD_<layer>_<field>.")
+    w("// XFP_FWPS_LAYER_IDS(X) calls X(layer) for every FWPS_LAYER_<layer> id.")
+    w("#define XFP_FWPS_LAYER_IDS(X) \\")
+    for name in layer_ids:
+        w(f"  X({name}) \\")
+    w("  /* end */")
     w("#define XFP_FWPS_FIELDS_LAYERS(X) \\")
     for family, _fields in schemas:
         for layer in layer_variants(family):
