@@ -1,11 +1,10 @@
 // The C entry points of fwpsk.h: each checks its arguments, finds the process's CalloutRuntime
 // and does what wfp-model.md §5-§6 say, returning WFP's NTSTATUS codes.
 #include <arpa/inet.h>
+#include <fwpsk.h>
 
 #include <cstring>
 #include <thread>
-
-#include <fwpsk.h>
 
 #include "userspace/callout/runtime_impl.h"
 #include "userspace/core/layers.h"
@@ -217,7 +216,8 @@ NTSTATUS inject(HANDLE injectionHandle,
     }
     const uint8_t version = nbl->frame[nbl->l3] >> 4;
     frame = ethernetFor(*nbl, port->mac, false, version);
-    frame.insert(frame.end(), nbl->frame.begin() + static_cast<long>(nbl->l3),
+    frame.insert(frame.end(),
+                 nbl->frame.begin() + static_cast<long>(nbl->l3),
                  nbl->frame.begin() + static_cast<long>(nbl->l4));
     if (nbl->inbound) {
       // Answering an inbound packet: swap its addresses.
@@ -235,7 +235,8 @@ NTSTATUS inject(HANDLE injectionHandle,
       }
     }
     if (remoteAddress != nullptr) {
-      std::memcpy(frame.data() + 14 + (version == 4 ? 16 : 24), remoteAddress, version == 4 ? 4 : 16);
+      std::memcpy(
+          frame.data() + 14 + (version == 4 ? 16 : 24), remoteAddress, version == 4 ? 4 : 16);
     }
     frame.insert(frame.end(), data, data + len);
   } else {
@@ -487,13 +488,13 @@ void FwpsCompleteClassify0(UINT64 classifyHandle,
 NTSTATUS FwpsPendOperation0(HANDLE completionHandle, HANDLE* completionContext) {
   RuntimeImpl* rt = activeRuntime();
   Indication* cur = currentIndication();
-  if (rt == nullptr || completionContext == nullptr || cur == nullptr ||
-      completionHandle != cur) {
+  if (rt == nullptr || completionContext == nullptr || cur == nullptr || completionHandle != cur) {
     return STATUS_INVALID_PARAMETER;
   }
   const xfp::LayerInfo* l = xfp::layerById(currentLayer(*cur));
   if (l == nullptr ||
-      !(l->name.starts_with("ALE_AUTH_CONNECT_V") || l->name.starts_with("ALE_AUTH_RECV_ACCEPT_V")) ||
+      !(l->name.starts_with("ALE_AUTH_CONNECT_V") ||
+        l->name.starts_with("ALE_AUTH_RECV_ACCEPT_V")) ||
       cur->noPend) {
     return STATUS_FWP_CANNOT_PEND;
   }
@@ -608,8 +609,14 @@ NTSTATUS FwpsInjectTransportSendAsync0(HANDLE h,
   (void)endpointHandle;
   (void)flags;
   (void)compartmentId;
-  return inject(h, injectionContext, InjectKind::TransportSend, af, 0,
-                sendArgs != nullptr ? sendArgs->remoteAddress : nullptr, nbl, completionFn,
+  return inject(h,
+                injectionContext,
+                InjectKind::TransportSend,
+                af,
+                0,
+                sendArgs != nullptr ? sendArgs->remoteAddress : nullptr,
+                nbl,
+                completionFn,
                 completionContext);
 }
 
@@ -626,8 +633,14 @@ NTSTATUS FwpsInjectTransportSendAsync1(HANDLE h,
   (void)endpointHandle;
   (void)flags;
   (void)compartmentId;
-  return inject(h, injectionContext, InjectKind::TransportSend, af, 0,
-                sendArgs != nullptr ? sendArgs->remoteAddress : nullptr, nbl, completionFn,
+  return inject(h,
+                injectionContext,
+                InjectKind::TransportSend,
+                af,
+                0,
+                sendArgs != nullptr ? sendArgs->remoteAddress : nullptr,
+                nbl,
+                completionFn,
                 completionContext);
 }
 
@@ -646,8 +659,15 @@ NTSTATUS FwpsInjectTransportReceiveAsync0(HANDLE h,
   (void)flags;
   (void)compartmentId;
   (void)subInterfaceIndex;
-  return inject(h, injectionContext, InjectKind::TransportReceive, af, interfaceIndex, nullptr, nbl,
-                completionFn, completionContext);
+  return inject(h,
+                injectionContext,
+                InjectKind::TransportReceive,
+                af,
+                interfaceIndex,
+                nullptr,
+                nbl,
+                completionFn,
+                completionContext);
 }
 
 NTSTATUS FwpsInjectNetworkSendAsync0(HANDLE h,
@@ -660,8 +680,14 @@ NTSTATUS FwpsInjectNetworkSendAsync0(HANDLE h,
   (void)flags;
   (void)compartmentId;
   auto* handle = static_cast<InjectionHandle*>(h);
-  return inject(h, injectionContext, InjectKind::NetworkSend,
-                handle != nullptr ? handle->family : AF_UNSPEC, 0, nullptr, nbl, completionFn,
+  return inject(h,
+                injectionContext,
+                InjectKind::NetworkSend,
+                handle != nullptr ? handle->family : AF_UNSPEC,
+                0,
+                nullptr,
+                nbl,
+                completionFn,
                 completionContext);
 }
 
@@ -678,9 +704,15 @@ NTSTATUS FwpsInjectNetworkReceiveAsync0(HANDLE h,
   (void)compartmentId;
   (void)subInterfaceIndex;
   auto* handle = static_cast<InjectionHandle*>(h);
-  return inject(h, injectionContext, InjectKind::NetworkReceive,
-                handle != nullptr ? handle->family : AF_UNSPEC, interfaceIndex, nullptr, nbl,
-                completionFn, completionContext);
+  return inject(h,
+                injectionContext,
+                InjectKind::NetworkReceive,
+                handle != nullptr ? handle->family : AF_UNSPEC,
+                interfaceIndex,
+                nullptr,
+                nbl,
+                completionFn,
+                completionContext);
 }
 
 FWPS_PACKET_INJECTION_STATE FwpsQueryPacketInjectionState0(HANDLE injectionHandle,
@@ -730,11 +762,8 @@ NTSTATUS FwpsNetBufferListAssociateContext0(NET_BUFFER_LIST* nbl,
   return STATUS_SUCCESS;
 }
 
-NTSTATUS FwpsNetBufferListRetrieveContext0(NET_BUFFER_LIST* nbl,
-                                           UINT64 contextTag,
-                                           BOOLEAN removeContext,
-                                           UINT32 flags,
-                                           UINT64* context) {
+NTSTATUS FwpsNetBufferListRetrieveContext0(
+    NET_BUFFER_LIST* nbl, UINT64 contextTag, BOOLEAN removeContext, UINT32 flags, UINT64* context) {
   if (nbl == nullptr || context == nullptr || flags != 0) {
     return STATUS_INVALID_PARAMETER;
   }
@@ -776,8 +805,7 @@ NTSTATUS FwpsNetBufferListRemoveContext0(NET_BUFFER_LIST* nbl, UINT64 contextTag
 }
 
 // Redirection and endpoint enumeration come with the ALE issue: declared so drivers build.
-NTSTATUS FwpsAcquireWritableLayerDataPointer0(
-    UINT64, UINT64, UINT32, PVOID*, FWPS_CLASSIFY_OUT0*) {
+NTSTATUS FwpsAcquireWritableLayerDataPointer0(UINT64, UINT64, UINT32, PVOID*, FWPS_CLASSIFY_OUT0*) {
   return STATUS_NOT_SUPPORTED;
 }
 void FwpsApplyModifiedLayerData0(UINT64, PVOID, UINT32) {}

@@ -4,12 +4,12 @@
 // layers for a packet that opens (or re-authorizes) a flow.
 #pragma once
 
+#include <fwpsk.h>
+
 #include <cstdint>
 #include <deque>
 #include <string>
 #include <vector>
-
-#include <fwpsk.h>
 
 #include "userspace/core/classifier.h"
 #include "userspace/core/policy.h"

@@ -4,12 +4,12 @@
 // per list; lists are never chained. Clones are deep copies (writable).
 #pragma once
 
+#include <fwpsk.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <vector>
-
-#include <fwpsk.h>
 
 namespace xfp::callout {
 class InjectionHandle;

@@ -1,11 +1,10 @@
 #include "userspace/callout/plugin_host.h"
 
 #include <dlfcn.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <filesystem>
-
-#include <spdlog/spdlog.h>
 
 #include "userspace/callout/runtime_impl.h"
 #include "userspace/core/wfp_constants.h"
@@ -69,7 +68,8 @@ PluginHost::~PluginHost() {
       std::unique_ptr<Plugin> p;
       {
         std::lock_guard lock(mu_);
-        auto it = std::find_if(plugins_.begin(), plugins_.end(), [&](auto& q) { return q->name == n; });
+        auto it =
+            std::find_if(plugins_.begin(), plugins_.end(), [&](auto& q) { return q->name == n; });
         if (it == plugins_.end()) {
           continue;
         }
@@ -82,7 +82,9 @@ PluginHost::~PluginHost() {
   }
 }
 
-Result<void> PluginHost::load(const std::string& path, const std::string& parameters, std::string name) {
+Result<void> PluginHost::load(const std::string& path,
+                              const std::string& parameters,
+                              std::string name) {
   if (name.empty()) {
     name = std::filesystem::path(path).stem().string();
   }
@@ -108,8 +110,9 @@ Result<void> PluginHost::load(const std::string& path, const std::string& parame
           dlsym(p->handle, XFP_PLUGIN_ABI_VERSION_SYMBOL));
       version != nullptr && version() != XFP_PLUGIN_ABI_VERSION) {
     dlclose(p->handle);
-    return fail(0, "plugin " + path + ": built for plugin ABI " + std::to_string(version()) +
-                       ", this host speaks " + std::to_string(XFP_PLUGIN_ABI_VERSION));
+    return fail(0,
+                "plugin " + path + ": built for plugin ABI " + std::to_string(version()) +
+                    ", this host speaks " + std::to_string(XFP_PLUGIN_ABI_VERSION));
   }
   auto* entry = reinterpret_cast<DRIVER_INITIALIZE*>(dlsym(p->handle, XFP_PLUGIN_ENTRY_SYMBOL));
   if (entry == nullptr) {
@@ -139,8 +142,9 @@ Result<void> PluginHost::load(const std::string& path, const std::string& parame
     dlclose(p->handle);
     char code[16];
     std::snprintf(code, sizeof code, "0x%08X", static_cast<unsigned>(st));
-    return fail(0, "plugin " + name + ": DriverEntry failed" +
-                       (why.empty() ? std::string(" with ") + code : why));
+    return fail(0,
+                "plugin " + name + ": DriverEntry failed" +
+                    (why.empty() ? std::string(" with ") + code : why));
   }
   spdlog::info("plugin {} loaded from {}", name, path);
   std::lock_guard lock(mu_);

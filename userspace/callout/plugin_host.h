@@ -7,13 +7,13 @@
 // unregistered-callout rule (docs/plugin-guide.md, "What is contained").
 #pragma once
 
+#include <fwpsk.h>
+
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
-
-#include <fwpsk.h>
 
 #include "userspace/core/result.h"
 

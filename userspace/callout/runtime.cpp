@@ -1,6 +1,7 @@
 #include "userspace/callout/runtime.h"
 
 #include <net/if.h>
+#include <spdlog/spdlog.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -11,8 +12,6 @@
 
 #include <algorithm>
 #include <cstring>
-
-#include <spdlog/spdlog.h>
 
 #include "compiler/compiler.h"
 #include "compiler/fast_path_fields.h"
@@ -28,8 +27,6 @@ namespace {
 
 std::atomic<RuntimeImpl*> gRuntime{nullptr};
 thread_local Indication* tCurrent = nullptr;
-
-
 
 uint16_t layerIdByName(std::string_view name) {
   const LayerInfo* l = layerByName(name);
@@ -185,7 +182,11 @@ namespace {
 
 class Invoker final : public CalloutRegistry {
  public:
-  Invoker(RuntimeImpl& rt, Indication& ind, const Policy& policy, const FWPS_INCOMING_METADATA_VALUES0& meta, void* layerData)
+  Invoker(RuntimeImpl& rt,
+          Indication& ind,
+          const Policy& policy,
+          const FWPS_INCOMING_METADATA_VALUES0& meta,
+          void* layerData)
       : rt_(rt), ind_(ind), policy_(policy), meta_(meta), layerData_(layerData) {}
 
   [[nodiscard]] bool isRegistered(uint32_t calloutId) const override {
@@ -246,13 +247,22 @@ class Invoker final : public CalloutRegistry {
       switch (c->revision) {
         case 0:
           reinterpret_cast<FWPS_CALLOUT_CLASSIFY_FN0>(c->classifyFn)(
-              &in.in, &meta_, layerData_, reinterpret_cast<const FWPS_FILTER0*>(&filter.filter),
-              flowContext, &co);
+              &in.in,
+              &meta_,
+              layerData_,
+              reinterpret_cast<const FWPS_FILTER0*>(&filter.filter),
+              flowContext,
+              &co);
           break;
         case 1:
           reinterpret_cast<FWPS_CALLOUT_CLASSIFY_FN1>(c->classifyFn)(
-              &in.in, &meta_, layerData_, &ind_,
-              reinterpret_cast<const FWPS_FILTER1*>(&filter.filter), flowContext, &co);
+              &in.in,
+              &meta_,
+              layerData_,
+              &ind_,
+              reinterpret_cast<const FWPS_FILTER1*>(&filter.filter),
+              flowContext,
+              &co);
           break;
         default:
           reinterpret_cast<FWPS_CALLOUT_CLASSIFY_FN2>(c->classifyFn)(
@@ -355,9 +365,7 @@ void RuntimeImpl::stop() {
     ioThread.join();
   }
   for (auto& w : workers) {
-    {
-      std::lock_guard lock(w->mu);
-    }
+    { std::lock_guard lock(w->mu); }
     w->cv.notify_all();
     if (w->thread.joinable()) {
       w->thread.join();
@@ -389,9 +397,7 @@ void RuntimeImpl::stop() {
   for (auto& f : all) {
     endFlow(f);
   }
-  {
-    std::lock_guard lock(completionMu);
-  }
+  { std::lock_guard lock(completionMu); }
   completionCv.notify_all();
   if (completionThread.joinable()) {
     completionThread.join();
@@ -525,9 +531,8 @@ void RuntimeImpl::workerLoop(Worker& w) {
   while (true) {
     {
       std::unique_lock lock(w.mu);
-      w.cv.wait_for(lock, std::chrono::milliseconds(50), [&] {
-        return !w.tasks.empty() || stopping.load();
-      });
+      w.cv.wait_for(
+          lock, std::chrono::milliseconds(50), [&] { return !w.tasks.empty() || stopping.load(); });
       if (w.tasks.empty() && stopping.load()) {
         return;
       }
@@ -686,7 +691,10 @@ void RuntimeImpl::endFlow(const std::shared_ptr<Flow>& flow) {
   stats.flowsEnded.fetch_add(1);
 }
 
-void RuntimeImpl::writeAleEntry(const FlowKey& key, uint32_t verdict, bool outbound, uint64_t flowId) {
+void RuntimeImpl::writeAleEntry(const FlowKey& key,
+                                uint32_t verdict,
+                                bool outbound,
+                                uint64_t flowId) {
   xfp_ale_key k = aleKey(key);
   xfp_ale_flow v{};
   {
@@ -855,9 +863,8 @@ RuntimeImpl::LayerOutcome RuntimeImpl::classifyLayer(const std::shared_ptr<Indic
     return LayerOutcome::Permit;
   }
   IncomingValues in;
-  const fastpath::PacketMeta pm{ind->ifindex,
-                                ind->inbound ? fastpath::Direction::Inbound
-                                             : fastpath::Direction::Outbound};
+  const fastpath::PacketMeta pm{
+      ind->ifindex, ind->inbound ? fastpath::Direction::Inbound : fastpath::Direction::Outbound};
   const bool ale = isAleAuth(layerId);
   if (ale) {
     in = aleIncomingValues(
@@ -926,9 +933,10 @@ RuntimeImpl::LayerOutcome RuntimeImpl::classifyLayer(const std::shared_ptr<Indic
       ind->rerun = false;
     }
     nbl.offset = layerOffset(nbl, layerId, ind->inbound);
-    in = ale ? aleIncomingValues(layerId, ind->pkt, ind->inbound, ind->ifindex, ind->extraFlags,
-                                 ind->reauthReason)
-             : in;
+    in =
+        ale ? aleIncomingValues(
+                  layerId, ind->pkt, ind->inbound, ind->ifindex, ind->extraFlags, ind->reauthReason)
+            : in;
     result = xfp::classify(*snap, in, im, invoker);
   }
   {

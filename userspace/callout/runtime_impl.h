@@ -2,6 +2,8 @@
 // public header.
 #pragma once
 
+#include <fwpsk.h>
+
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -12,8 +14,6 @@
 #include <thread>
 #include <unordered_map>
 #include <vector>
-
-#include <fwpsk.h>
 
 #include "userspace/callout/nbl.h"
 #include "userspace/callout/plugin_host.h"
@@ -61,7 +61,7 @@ struct Flow {
   bool finIn = false;
   bool ended = false;
   int classifying = 0;  // classifies of this flow running now
-  std::map<std::pair<uint16_t, uint32_t>, uint64_t> contexts;    // (layer, callout) -> context
+  std::map<std::pair<uint16_t, uint32_t>, uint64_t> contexts;   // (layer, callout) -> context
   std::set<std::pair<uint16_t, uint32_t>> deleteAfterClassify;  // FwpsFlowRemoveContext0 PENDING
   enum class Ale { Unknown, Pending, Permit, Block } ale = Ale::Unknown;
   uint64_t aleGen = 0;
@@ -119,7 +119,7 @@ struct AttachedInterface {
   std::unique_ptr<dataplane::FrameSender> sender;
   std::unique_ptr<dataplane::InjectPort> inject;
   uint16_t plainSlot = 0;  // injection slot with mark 0
-  uint8_t mac[6] = {};      // the interface's own address (destination of inbound injections)
+  uint8_t mac[6] = {};     // the interface's own address (destination of inbound injections)
   dataplane::OffloadState offloads;
   bool offloadsChanged = false;
 };

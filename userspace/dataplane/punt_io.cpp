@@ -1,11 +1,6 @@
 #include "userspace/dataplane/punt_io.h"
 
 #include <arpa/inet.h>
-#include <linux/ethtool.h>
-#include <linux/if_packet.h>
-#include <linux/rtnetlink.h>
-#include <linux/sockios.h>
-#include <linux/veth.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <sys/ioctl.h>
@@ -15,6 +10,11 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <linux/ethtool.h>
+#include <linux/if_packet.h>
+#include <linux/rtnetlink.h>
+#include <linux/sockios.h>
+#include <linux/veth.h>
 #include <xdp/xsk.h>
 
 #include <algorithm>
@@ -88,12 +88,8 @@ BpfResult<std::unique_ptr<XskReceiver>> XskReceiver::open(int ifindex, int xsksM
     auto queue = std::make_unique<Queue>();
     queue->queue = q;
     queue->areaSize = static_cast<size_t>(kFrames) * kFrameSize;
-    void* area = ::mmap(nullptr,
-                        queue->areaSize,
-                        PROT_READ | PROT_WRITE,
-                        MAP_PRIVATE | MAP_ANONYMOUS,
-                        -1,
-                        0);
+    void* area = ::mmap(
+        nullptr, queue->areaSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (area == MAP_FAILED) {
       return bpfFailure(-errno, "mmap AF_XDP umem");
     }
@@ -103,8 +99,8 @@ BpfResult<std::unique_ptr<XskReceiver>> XskReceiver::open(int ifindex, int xsksM
     ucfg.comp_size = kRingSize;
     ucfg.frame_size = kFrameSize;
     ucfg.frame_headroom = 0;
-    if (int err =
-            xsk_umem__create(&queue->umem, area, queue->areaSize, &queue->fill, &queue->comp, &ucfg);
+    if (int err = xsk_umem__create(
+            &queue->umem, area, queue->areaSize, &queue->fill, &queue->comp, &ucfg);
         err != 0) {
       return bpfFailure(err, "create AF_XDP umem");
     }
@@ -115,8 +111,8 @@ BpfResult<std::unique_ptr<XskReceiver>> XskReceiver::open(int ifindex, int xsksM
     scfg.bind_flags = XDP_COPY;
     if (int err = xsk_socket__create(&queue->xsk, name, q, queue->umem, &queue->rx, nullptr, &scfg);
         err != 0) {
-      return bpfFailure(err, std::string("create AF_XDP socket on ") + name + " queue " +
-                                 std::to_string(q));
+      return bpfFailure(
+          err, std::string("create AF_XDP socket on ") + name + " queue " + std::to_string(q));
     }
     // Hand every frame but the ones kept for nothing to the fill ring.
     uint32_t idx = 0;
@@ -307,9 +303,8 @@ rtattr* nlAdd(nlmsghdr* h, unsigned short type, const void* data, size_t len) {
 }
 
 void nlEnd(nlmsghdr* h, rtattr* nest) {
-  nest->rta_len =
-      static_cast<unsigned short>(reinterpret_cast<char*>(h) + h->nlmsg_len -
-                                  reinterpret_cast<char*>(nest));
+  nest->rta_len = static_cast<unsigned short>(reinterpret_cast<char*>(h) + h->nlmsg_len -
+                                              reinterpret_cast<char*>(nest));
 }
 
 int nlTalk(nlmsghdr* h) {
