@@ -38,11 +38,28 @@ std::vector<std::shared_ptr<RegisteredCallout>> calloutsOf(RuntimeImpl& rt, cons
 // Removes what a failed or misbehaving plugin left registered (its code is about to go).
 void forceUnregister(RuntimeImpl& rt, const void* device) {
   for (auto& c : calloutsOf(rt, device)) {
+    // Its flow contexts go with flowDeleteFn, once each (wfp-model.md §5.5): the code is still
+    // mapped, and the plugin frees what the contexts point to.
+    std::vector<std::pair<uint16_t, uint64_t>> dropped;
     {
       std::lock_guard lock(rt.flowMu);
       for (auto& [k, f] : rt.flows) {
         for (auto it = f->contexts.begin(); it != f->contexts.end();) {
-          it = it->first.second == c->id ? f->contexts.erase(it) : std::next(it);
+          if (it->first.second == c->id) {
+            dropped.emplace_back(it->first.first, it->second);
+            it = f->contexts.erase(it);
+          } else {
+            ++it;
+          }
+        }
+      }
+    }
+    for (const auto& [layer, ctx] : dropped) {
+      if (c->flowDeleteFn != nullptr) {
+        try {
+          c->flowDeleteFn(layer, c->id, ctx);
+        } catch (...) {
+          rt.stats.pluginFaults.fetch_add(1);
         }
       }
     }
