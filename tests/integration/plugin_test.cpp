@@ -32,7 +32,7 @@ constexpr const char* kConnectGuardKey = "6f1c2d3e-4a5b-4c6d-8e7f-0a1b2c3d4e01";
 constexpr const char* kUdpRewriterKey = "6f1c2d3e-4a5b-4c6d-8e7f-0a1b2c3d4e02";
 constexpr const char* kFlowBytesOutKey = "6f1c2d3e-4a5b-4c6d-8e7f-0a1b2c3d4e03";
 constexpr const char* kFlowBytesInKey = "6f1c2d3e-4a5b-4c6d-8e7f-0a1b2c3d4e04";
-constexpr const char* kThrowingKey = "6f1c2d3e-4a5b-4c6d-8e7f-0a1b2c3d4e05";
+constexpr const char* kMisbehavingKey = "6f1c2d3e-4a5b-4c6d-8e7f-0a1b2c3d4e05";
 
 // A reference to a plugin the runtime loaded (RTLD_NOLOAD: never loads it itself), to read its
 // diagnostic exports. It keeps the object mapped after the host unloads it, so a test can read
@@ -409,7 +409,7 @@ TEST_F(PluginTraffic, UnregisterIsBusyWhileAFlowContextRemains) {
 }
 
 TEST_F(PluginTraffic, ThrowingClassifyBlocksItsPacketsAndOthersKeepWorking) {
-  ASSERT_EQ(env_.setUp(policy({{kThrowingKey, "thrower", "INBOUND_TRANSPORT_V4"},
+  ASSERT_EQ(env_.setUp(policy({{kMisbehavingKey, "thrower", "INBOUND_TRANSPORT_V4"},
                                {kUdpRewriterKey, "udp rewriter", "INBOUND_TRANSPORT_V4"}},
                               {{"to thrower",
                                 "INBOUND_TRANSPORT_V4",
@@ -422,7 +422,7 @@ TEST_F(PluginTraffic, ThrowingClassifyBlocksItsPacketsAndOthersKeepWorking) {
                                 "udp rewriter",
                                 udpCondition(7501)}})),
             "");
-  load(XFP_THROWING_PLUGIN_SO);
+  load(XFP_MISBEHAVING_PLUGIN_SO);
   load(XFP_UDP_REWRITER_SO);
   const uint64_t faultsBefore = env_.runtime().stats().pluginFaults.load();
   EXPECT_TRUE(env_.udpToA(7500, {"one", "two"}).empty()) << "a throwing classifyFn must block";
@@ -433,8 +433,37 @@ TEST_F(PluginTraffic, ThrowingClassifyBlocksItsPacketsAndOthersKeepWorking) {
   EXPECT_EQ(env_.runtime().stats().pluginFaults.load(), faultsBefore + 3);
   EXPECT_EQ(env_.udpToA(7501, {"and again"}), (std::vector<std::string>{"AND AGAIN"}));
   // Both unload cleanly.
-  EXPECT_TRUE(env_.runtime().plugins().unload("xfp_test_throwing_plugin"));
+  EXPECT_TRUE(env_.runtime().plugins().unload("xfp_test_misbehaving_plugin"));
   EXPECT_TRUE(env_.runtime().plugins().unload("xfp_udp_rewriter"));
+}
+
+TEST_F(PluginTraffic, ForcedUnregisterCallsFlowDeleteForEveryContextLeftBehind) {
+  ASSERT_EQ(env_.setUp(policy({{kMisbehavingKey, "leaker", "INBOUND_TRANSPORT_V4"}},
+                              {{"to leaker",
+                                "INBOUND_TRANSPORT_V4",
+                                "callout_terminating",
+                                "leaker",
+                                udpCondition(7510)}})),
+            "");
+  load(XFP_MISBEHAVING_PLUGIN_SO, "mode=leak");
+  LoadedPlugin plugin(XFP_MISBEHAVING_PLUGIN_SO);
+  ASSERT_TRUE(plugin.ok());
+  auto* counts = plugin.symbol<void(UINT64*, UINT64*)>("XfpTestMisbehavingCounts");
+  ASSERT_NE(counts, nullptr);
+  // Two flows (each exchange sends from a new socket, so from a new port).
+  EXPECT_EQ(env_.udpToA(7510, {"first"}).size(), 1u);
+  EXPECT_EQ(env_.udpToA(7510, {"second"}).size(), 1u);
+  UINT64 associated = 0;
+  UINT64 deleted = 0;
+  counts(&associated, &deleted);
+  EXPECT_EQ(associated, 2u);
+  EXPECT_EQ(deleted, 0u);
+  // Its DriverUnload leaves the callout registered: the host refuses to unload it.
+  EXPECT_FALSE(env_.runtime().plugins().unload("xfp_test_misbehaving_plugin"));
+  // At shutdown the host unregisters it by force, after flowDeleteFn for each context.
+  env_.tearDown();
+  counts(&associated, &deleted);
+  EXPECT_EQ(deleted, 2u);
 }
 
 }  // namespace
