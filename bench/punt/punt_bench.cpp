@@ -151,7 +151,14 @@ int run(const Settings& s) {
        [&] { return std::optional(runNfqueueCase(env, NfqVerdictMode::PerPacket)); }},
       {"NFQUEUE, batched verdicts (<= 64)",
        [&] { return std::optional(runNfqueueCase(env, NfqVerdictMode::Batched)); }},
-      {"xfp punt (XDP -> AF_XDP callout -> reinjection)", [&] { return runXfpPuntCase(env); }},
+      {"xfp punt (XDP -> AF_XDP -> classifyFn PERMIT -> reinjection), classify on the I/O thread",
+       [&] { return runXfpPuntCase(env, 0); }},
+      {"xfp punt, classify on 1 worker thread (flow affinity)",
+       [&] { return runXfpPuntCase(env, 1); }},
+      {"xfp ALE new flow, classifyFn answers inline (latency only)",
+       [&] { return runXfpPendCase(env, false); }},
+      {"xfp ALE new flow, pended and completed from another thread (latency only)",
+       [&] { return runXfpPendCase(env, true); }},
   };
   std::vector<Row> rows;
   for (const Case& c : cases) {

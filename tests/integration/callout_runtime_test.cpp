@@ -6,6 +6,7 @@
 #include <fwpsk.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstring>
 #include <mutex>
 #include <string>
@@ -254,6 +255,78 @@ TEST_F(CalloutRuntimeTraffic, NotifyOnFilterAddAndDelete) {
   EXPECT_EQ(filters, 1u);  // the refused filter is not in the policy
   std::lock_guard lock(gNotify.mu);
   gNotify.refuse = false;
+}
+
+}  // namespace
+}  // namespace xfp::test
+
+namespace xfp::test {
+namespace {
+
+// Pend (FwpsPendClassify0) at ALE_AUTH_RECV_ACCEPT_V4, completed from another thread at once:
+// every new flow's first datagram arrives, none is lost to the race between the pend's
+// registration and its completion.
+struct ImmediateCompleter {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<UINT64> handles;
+  bool stop = false;
+};
+ImmediateCompleter* gImmediate = nullptr;
+
+void pendAndHandOff(const FWPS_INCOMING_VALUES0*,
+                    const FWPS_INCOMING_METADATA_VALUES0*,
+                    void*,
+                    const void* classifyContext,
+                    const FWPS_FILTER1* filter,
+                    UINT64,
+                    FWPS_CLASSIFY_OUT0* out) {
+  UINT64 h = 0;
+  ASSERT_EQ(FwpsAcquireClassifyHandle0(const_cast<void*>(classifyContext), 0, &h), STATUS_SUCCESS);
+  ASSERT_EQ(FwpsPendClassify0(h, filter->filterId, 0, out), STATUS_SUCCESS);
+  out->actionType = FWP_ACTION_BLOCK;
+  out->rights &= ~FWPS_RIGHT_ACTION_WRITE;
+  std::lock_guard lock(gImmediate->mu);
+  gImmediate->handles.push_back(h);
+  gImmediate->cv.notify_one();
+}
+
+TEST_F(CalloutRuntimeTraffic, PendCompletedFromAnotherThreadRightAway) {
+  ASSERT_EQ(env_.setUp(policyWithCallout("ALE_AUTH_RECV_ACCEPT_V4", 7171, "IP_LOCAL_PORT")), "");
+  ImmediateCompleter c;
+  gImmediate = &c;
+  std::thread completer([&] {
+    std::unique_lock lock(c.mu);
+    while (!c.stop) {
+      c.cv.wait_for(lock, 10ms);
+      for (UINT64 h : c.handles) {
+        FWPS_CLASSIFY_OUT0 co{};
+        co.actionType = FWP_ACTION_PERMIT;
+        co.rights = FWPS_RIGHT_ACTION_WRITE;
+        FwpsCompleteClassify0(h, 0, &co);
+        FwpsReleaseClassifyHandle0(h);
+      }
+      c.handles.clear();
+    }
+  });
+  FWPS_CALLOUT1 callout{};
+  callout.calloutKey = kInspectKey;
+  callout.classifyFn = pendAndHandOff;
+  ASSERT_EQ(FwpsCalloutRegister1(nullptr, &callout, &registered_), STATUS_SUCCESS);
+  int delivered = 0;
+  for (int i = 0; i < 20; ++i) {  // 20 new flows: udpToA opens a new sending socket each time
+    delivered += static_cast<int>(env_.udpToA(7171, {"flow " + std::to_string(i)}, 300ms).size());
+  }
+  {
+    std::lock_guard lock(c.mu);
+    c.stop = true;
+  }
+  completer.join();
+  gImmediate = nullptr;
+  const auto& st = env_.runtime().stats();
+  EXPECT_EQ(delivered, 20) << "punted " << st.punted << ", blocked " << st.blocked;
+  EXPECT_EQ(env_.runtime().stats().pended.load(), 20u);
+  EXPECT_EQ(env_.runtime().pendedNow(), 0u);
 }
 
 }  // namespace

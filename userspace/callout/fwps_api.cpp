@@ -437,6 +437,7 @@ NTSTATUS FwpsPendClassify0(UINT64 classifyHandle,
   it->second.filterId = filterId;
   it->second.refs++;
   cur->pendingFilters.insert(filterId);
+  rt->stats.pended.fetch_add(1);
   return STATUS_SUCCESS;
 }
 
@@ -512,6 +513,7 @@ NTSTATUS FwpsPendOperation0(HANDLE completionHandle, HANDLE* completionContext) 
   st.filterId = cur->currentFilterId;
   st.refs = 1;
   cur->pendOperation = true;
+  rt->stats.pended.fetch_add(1);
   *completionContext = reinterpret_cast<HANDLE>(h);
   return STATUS_SUCCESS;
 }

@@ -27,6 +27,9 @@ namespace {
 
 std::atomic<RuntimeImpl*> gRuntime{nullptr};
 thread_local Indication* tCurrent = nullptr;
+// Frames this thread re-sends at the end of its current batch (I/O and worker threads); null on
+// other threads (plugin threads injecting): those send at once.
+thread_local std::vector<OutFrame>* tOut = nullptr;
 
 uint16_t layerIdByName(std::string_view name) {
   const LayerInfo* l = layerByName(name);
@@ -207,11 +210,15 @@ class Invoker final : public CalloutRegistry {
 
   void classify(uint32_t calloutId, const CalloutInvocation& call, ClassifyOut& out) override {
     const uint64_t fid = call.filter.filterId;
-    if (auto m = ind_.memo.find(fid); m != ind_.memo.end()) {
-      out.actionType = static_cast<ActionType>(m->second.actionType);
-      out.rights = m->second.rights;
-      out.flags = m->second.flags;
-      return;
+    {
+      // The memo is shared with completions arriving on other threads.
+      std::lock_guard lock(rt_.pendMu);
+      if (auto m = ind_.memo.find(fid); m != ind_.memo.end()) {
+        out.actionType = static_cast<ActionType>(m->second.actionType);
+        out.rights = m->second.rights;
+        out.flags = m->second.flags;
+        return;
+      }
     }
     auto c = rt_.registered(calloutId);
     if (c == nullptr || c->unregistering.load()) {
@@ -279,7 +286,11 @@ class Invoker final : public CalloutRegistry {
     }
     c->inFlight.fetch_sub(1);
     tCurrent = saved;
-    ind_.memo[fid] = co;
+    {
+      // A completion that raced ahead of this return already stored the final answer: keep it.
+      std::lock_guard lock(rt_.pendMu);
+      ind_.memo.emplace(fid, co);
+    }
     out.actionType = static_cast<ActionType>(co.actionType);
     out.rights = co.rights;
     out.flags = co.flags;
@@ -491,6 +502,8 @@ AttachedInterface* RuntimeImpl::interfaceFor(uint32_t ifindex) {
 
 void RuntimeImpl::ioLoop() {
   std::vector<dataplane::ReceivedFrame> frames;
+  std::vector<OutFrame> out;
+  tOut = &out;
   epoll_event events[16];
   while (!stopping.load()) {
     const int n = ::epoll_wait(epollFd, events, 16, 50);
@@ -510,7 +523,9 @@ void RuntimeImpl::ioLoop() {
     for (auto& f : frames) {
       onFrame(std::move(f));
     }
+    flushOut(out);
   }
+  tOut = nullptr;
 }
 
 void RuntimeImpl::post(unsigned worker, std::function<void()> task) {
@@ -528,6 +543,8 @@ void RuntimeImpl::post(unsigned worker, std::function<void()> task) {
 
 void RuntimeImpl::workerLoop(Worker& w) {
   std::deque<std::function<void()>> batch;
+  std::vector<OutFrame> out;
+  tOut = &out;
   while (true) {
     {
       std::unique_lock lock(w.mu);
@@ -542,6 +559,7 @@ void RuntimeImpl::workerLoop(Worker& w) {
       t();
     }
     batch.clear();
+    flushOut(out);
   }
 }
 
@@ -697,10 +715,7 @@ void RuntimeImpl::writeAleEntry(const FlowKey& key,
                                 uint64_t flowId) {
   xfp_ale_key k = aleKey(key);
   xfp_ale_flow v{};
-  {
-    std::lock_guard lock(policyMu);
-    v.ale_gen = aleGen;
-  }
+  v.ale_gen = aleGen.load();
   v.verdict = verdict;
   v.outbound = outbound ? 1 : 0;
   v.flow_id = flowId;
@@ -710,7 +725,7 @@ void RuntimeImpl::writeAleEntry(const FlowKey& key,
 void RuntimeImpl::writeAleCfg(uint32_t layers) {
   uint32_t zero = 0;
   xfp_ale_cfg c{};
-  c.ale_gen = aleGen;
+  c.ale_gen = aleGen.load();
   c.layers = layers;
   bpf_map_update_elem(aleCfgFd, &zero, &c, BPF_ANY);
 }
@@ -845,8 +860,7 @@ void RuntimeImpl::finishAle(Indication& ind, bool permit) {
   {
     std::lock_guard lock(flowMu);
     ind.flow->ale = permit ? Flow::Ale::Permit : Flow::Ale::Block;
-    std::lock_guard plock(policyMu);
-    ind.flow->aleGen = aleGen;
+    ind.flow->aleGen = aleGen.load();
   }
   writeAleEntry(ind.key, permit ? XFP_ALE_PERMIT : XFP_ALE_BLOCK, ind.flow->outbound, ind.flow->id);
 }
@@ -921,63 +935,38 @@ RuntimeImpl::LayerOutcome RuntimeImpl::classifyLayer(const std::shared_ptr<Indic
   im.hasFlowHandle = (meta.currentMetadataValues & FWPS_METADATA_FIELD_FLOW_HANDLE) != 0;
   im.flowHandle = meta.flowHandle;
   Invoker invoker(*this, *ind, *snap, meta, layerData);
-  auto result = xfp::classify(*snap, in, im, invoker);
-  while (result) {
-    // A callout may complete its pend before its classifyFn returned: classify again with the
-    // completed answer (memo).
-    {
-      std::lock_guard lock(pendMu);
-      if (!ind->rerun || !ind->pendingFilters.empty() || ind->pendOperation) {
-        break;
-      }
-      ind->rerun = false;
-    }
-    nbl.offset = layerOffset(nbl, layerId, ind->inbound);
-    in =
-        ale ? aleIncomingValues(
-                  layerId, ind->pkt, ind->inbound, ind->ifindex, ind->extraFlags, ind->reauthReason)
-            : in;
+  Result<ClassifyResult> result = fail(0, "not classified");
+  for (;;) {
     result = xfp::classify(*snap, in, im, invoker);
-  }
-  {
-    std::lock_guard lock(flowMu);
-    if (ind->flow) {
-      // Flow contexts removed while this classify ran (STATUS_PENDING) go now.
-      for (const auto& lc : ind->flow->deleteAfterClassify) {
-        auto it = ind->flow->contexts.find(lc);
-        if (it != ind->flow->contexts.end()) {
-          const uint64_t ctx = it->second;
-          ind->flow->contexts.erase(it);
-          auto c = registered(lc.second);
-          if (c != nullptr && c->flowDeleteFn != nullptr) {
-            c->flowDeleteFn(lc.first, lc.second, ctx);
-          }
-        }
-      }
-      ind->flow->deleteAfterClassify.clear();
+    deleteContextsAfterClassify(*ind);
+    if (!result) {
+      spdlog::warn("classify at layer {} failed: {}", layerId, result.error().message);
+      return LayerOutcome::Block;
     }
-  }
-  if (!result) {
-    spdlog::warn("classify at layer {} failed: {}", layerId, result.error().message);
-    return LayerOutcome::Block;
-  }
-  {
+    // Pend registration and a completion that raced ahead of it are decided under one lock.
     std::lock_guard lock(pendMu);
     if (!ind->pendingFilters.empty() || ind->pendOperation) {
       ind->pendId = nextPendId++;
       ind->pendedAt = Clock::now();
       pended[ind->pendId] = ind;
       pendedBytes += nbl.frame.size();
-      stats.pended.fetch_add(1);
       if (ind->flow) {
         std::lock_guard flock(flowMu);
         ind->flow->ale = Flow::Ale::Pending;
         ind->flow->classifying--;
-      }
-      if (ind->flow) {
         writeAleEntry(ind->key, XFP_ALE_PENDING, ind->flow->outbound, ind->flow->id);
       }
       return LayerOutcome::Pended;
+    }
+    if (!ind->rerun) {
+      break;
+    }
+    // A callout completed its pend before classify returned: classify again with the answer.
+    ind->rerun = false;
+    nbl.offset = layerOffset(nbl, layerId, ind->inbound);
+    if (ale) {
+      in = aleIncomingValues(
+          layerId, ind->pkt, ind->inbound, ind->ifindex, ind->extraFlags, ind->reauthReason);
     }
   }
   if (result->action == ActionType::Block) {
@@ -987,6 +976,35 @@ RuntimeImpl::LayerOutcome RuntimeImpl::classifyLayer(const std::shared_ptr<Indic
     return LayerOutcome::Block;
   }
   return LayerOutcome::Permit;
+}
+
+void RuntimeImpl::deleteContextsAfterClassify(Indication& ind) {
+  std::vector<std::tuple<uint16_t, uint32_t, uint64_t>> gone;
+  {
+    std::lock_guard lock(flowMu);
+    if (!ind.flow) {
+      return;
+    }
+    // Flow contexts removed while this classify ran (STATUS_PENDING) go now.
+    for (const auto& lc : ind.flow->deleteAfterClassify) {
+      auto it = ind.flow->contexts.find(lc);
+      if (it != ind.flow->contexts.end()) {
+        gone.emplace_back(lc.first, lc.second, it->second);
+        ind.flow->contexts.erase(it);
+      }
+    }
+    ind.flow->deleteAfterClassify.clear();
+  }
+  for (const auto& [layer, calloutId, ctx] : gone) {
+    auto c = registered(calloutId);
+    if (c != nullptr && c->flowDeleteFn != nullptr) {
+      try {
+        c->flowDeleteFn(layer, calloutId, ctx);
+      } catch (...) {
+        stats.pluginFaults.fetch_add(1);
+      }
+    }
+  }
 }
 
 void RuntimeImpl::completePend(const std::shared_ptr<Indication>& ind) {
@@ -1046,30 +1064,63 @@ void RuntimeImpl::sendOut(Indication& ind) {
 }
 
 void RuntimeImpl::deliverInbound(uint32_t ifindex, uint32_t mark, std::vector<uint8_t> frame) {
-  AttachedInterface* a = interfaceFor(ifindex);
-  if (a == nullptr) {
-    return;
-  }
-  dataplane::finalizeChecksums(frame);
-  uint16_t slot = a->plainSlot;
-  if (mark != 0) {
-    auto s = a->inject->slotFor(static_cast<int>(ifindex), mark);
-    if (s) {
-      slot = *s;
-    }
-  }
-  const std::span<const uint8_t> view(frame);
-  a->inject->deliver(slot, std::span<const std::span<const uint8_t>>(&view, 1));
+  queueOrSend(OutFrame{ifindex, true, mark, std::move(frame)});
 }
 
 void RuntimeImpl::sendOutbound(uint32_t ifindex, std::vector<uint8_t> frame) {
-  AttachedInterface* a = interfaceFor(ifindex);
-  if (a == nullptr) {
+  queueOrSend(OutFrame{ifindex, false, 0, std::move(frame)});
+}
+
+void RuntimeImpl::queueOrSend(OutFrame f) {
+  dataplane::finalizeChecksums(f.frame);
+  if (tOut != nullptr) {
+    tOut->push_back(std::move(f));
     return;
   }
-  dataplane::finalizeChecksums(frame);
-  const std::span<const uint8_t> view(frame);
-  a->sender->send(std::span<const std::span<const uint8_t>>(&view, 1));
+  std::vector<OutFrame> one;
+  one.push_back(std::move(f));
+  flushOut(one);
+}
+
+void RuntimeImpl::flushOut(std::vector<OutFrame>& out) {
+  if (out.empty()) {
+    return;
+  }
+  std::vector<std::span<const uint8_t>> views;
+  views.reserve(out.size());
+  size_t i = 0;
+  while (i < out.size()) {
+    // One run of frames for the same interface and direction: one batched send.
+    const uint32_t ifindex = out[i].ifindex;
+    const bool inbound = out[i].inbound;
+    AttachedInterface* a = interfaceFor(ifindex);
+    views.clear();
+    size_t j = i;
+    for (; j < out.size() && out[j].ifindex == ifindex && out[j].inbound == inbound; ++j) {
+      if (a == nullptr) {
+        continue;
+      }
+      if (inbound) {
+        uint16_t slot = a->plainSlot;
+        if (out[j].mark != 0) {
+          if (auto s = a->inject->slotFor(static_cast<int>(ifindex), out[j].mark)) {
+            slot = *s;
+          }
+        }
+        dataplane::InjectPort::tagInPlace(out[j].frame, slot);
+      }
+      views.emplace_back(out[j].frame);
+    }
+    if (a != nullptr) {
+      if (inbound) {
+        a->inject->deliverTagged(views);
+      } else {
+        a->sender->send(views);
+      }
+    }
+    i = j;
+  }
+  out.clear();
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -47,7 +47,7 @@ struct RuntimeStats {
   std::atomic<uint64_t> permitted{0};  // re-sent after classification
   std::atomic<uint64_t> blocked{0};
   std::atomic<uint64_t> absorbed{0};
-  std::atomic<uint64_t> pended{0};
+  std::atomic<uint64_t> pended{0};  // successful FwpsPendClassify0 / FwpsPendOperation0 calls
   std::atomic<uint64_t> pendRefused{0};
   std::atomic<uint64_t> pendTimedOut{0};
   std::atomic<uint64_t> injected{0};

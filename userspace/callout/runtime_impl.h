@@ -124,6 +124,14 @@ struct AttachedInterface {
   bool offloadsChanged = false;
 };
 
+// A frame to send once the current batch is done (one sendmmsg per interface and direction).
+struct OutFrame {
+  uint32_t ifindex = 0;
+  bool inbound = true;
+  uint32_t mark = 0;
+  std::vector<uint8_t> frame;
+};
+
 struct Worker {
   std::mutex mu;
   std::condition_variable cv;
@@ -142,7 +150,7 @@ struct RuntimeImpl {
   Policy policy;
   std::vector<uint64_t> addedSinceCommit;
   std::set<uint64_t> aleFilterIds;
-  uint64_t aleGen = 1;
+  std::atomic<uint64_t> aleGen{1};  // read without policyMu (lock order: flowMu, then policyMu)
   std::shared_ptr<const Policy> snapshot;  // what classification reads
   mutable std::mutex snapshotMu;
 
@@ -208,6 +216,8 @@ struct RuntimeImpl {
   void sendOut(Indication& ind);
   void deliverInbound(uint32_t ifindex, uint32_t mark, std::vector<uint8_t> frame);
   void sendOutbound(uint32_t ifindex, std::vector<uint8_t> frame);
+  void queueOrSend(OutFrame f);
+  void flushOut(std::vector<OutFrame>& out);
   std::shared_ptr<Flow> flowFor(const FlowKey& key, bool outbound);
   void endFlow(const std::shared_ptr<Flow>& flow);
   void writeAleEntry(const FlowKey& key, uint32_t verdict, bool outbound, uint64_t flowId);
@@ -220,6 +230,7 @@ struct RuntimeImpl {
   std::shared_ptr<RegisteredCallout> registered(uint32_t calloutId) const;
   AttachedInterface* interfaceFor(uint32_t ifindex);
   void completePend(const std::shared_ptr<Indication>& ind);
+  void deleteContextsAfterClassify(Indication& ind);
   void blockPendedOf(uint32_t calloutId);
   NTSTATUS notify(const RegisteredCallout& c,
                   FWPS_CALLOUT_NOTIFY_TYPE type,

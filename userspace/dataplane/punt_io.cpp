@@ -437,6 +437,19 @@ BpfResult<uint16_t> InjectPort::slotFor(int ifindex, uint32_t mark) {
   return slot;
 }
 
+void InjectPort::tagInPlace(std::vector<uint8_t>& frame, uint16_t slot) {
+  if (frame.size() < 14) {
+    return;
+  }
+  const uint8_t tag[4] = {
+      0x81, 0x00, static_cast<uint8_t>(slot >> 8), static_cast<uint8_t>(slot & 0xff)};
+  frame.insert(frame.begin() + 12, tag, tag + 4);
+}
+
+size_t InjectPort::deliverTagged(std::span<const std::span<const uint8_t>> frames) {
+  return sender_->send(frames);
+}
+
 size_t InjectPort::deliver(uint16_t slot, std::span<const std::span<const uint8_t>> frames) {
   // Re-frame each as dst, src, 802.1Q (VID = slot), the original EtherType and payload.
   std::vector<std::vector<uint8_t>> tagged;

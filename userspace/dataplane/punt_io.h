@@ -104,6 +104,9 @@ class InjectPort {
   [[nodiscard]] BpfResult<uint16_t> slotFor(int ifindex, uint32_t mark);
   // Delivers Ethernet frames into the ingress of the slot's interface.
   size_t deliver(uint16_t slot, std::span<const std::span<const uint8_t>> frames);
+  // The batched form: frames already tagged with tagInPlace (one sendmmsg per 64 frames).
+  static void tagInPlace(std::vector<uint8_t>& frame, uint16_t slot);
+  size_t deliverTagged(std::span<const std::span<const uint8_t>> frames);
 
  private:
   InjectPort() = default;
