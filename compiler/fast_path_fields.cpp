@@ -1,5 +1,6 @@
 #include "compiler/fast_path_fields.h"
 
+#include <array>
 #include <cstring>
 #include <string_view>
 
@@ -58,7 +59,15 @@ uint32_t conditionFlags(const xfp_pkt& pkt, const PacketMeta& meta) {
 }  // namespace
 
 uint16_t layerIdOf(int ls) {
-  return layerByName(kSlots[ls].layer)->id;
+  // Looked up by name once: the punt path asks for every packet.
+  static const std::array<uint16_t, XFP_LS_COUNT> kIds = [] {
+    std::array<uint16_t, XFP_LS_COUNT> ids{};
+    for (int i = 0; i < XFP_LS_COUNT; ++i) {
+      ids[i] = layerByName(kSlots[i].layer)->id;
+    }
+    return ids;
+  }();
+  return kIds[ls];
 }
 
 int layerSlotOf(uint16_t layerId) {

@@ -763,17 +763,12 @@ void RuntimeImpl::run(const std::shared_ptr<Indication>& ind) {
     ind->flow = flowFor(ind->key, !ind->inbound);
     const bool outboundFlow = ind->flow->outbound;
     aleLayer = outboundFlow ? (v6 ? k.connect6 : k.connect4) : (v6 ? k.accept6 : k.accept4);
-    uint64_t gen = 0;
-    bool layerActive = false;
-    {
-      std::lock_guard lock(policyMu);
-      gen = aleGen;
-      for (uint64_t id : aleFilterIds) {
-        const Filter* f = policy.filterById(id);
-        const LayerInfo* l = f != nullptr ? layerByKey(f->layerKey) : nullptr;
-        layerActive = layerActive || (l != nullptr && l->id == aleLayer);
-      }
-    }
+    const uint64_t gen = aleGen.load();
+    const uint32_t bits = aleLayerBits.load();
+    const bool layerActive = (bits & (aleLayer == k.connect4   ? XFP_ALE_CONNECT_V4
+                                      : aleLayer == k.connect6 ? XFP_ALE_CONNECT_V6
+                                      : aleLayer == k.accept4  ? XFP_ALE_RECV_ACCEPT_V4
+                                                               : XFP_ALE_RECV_ACCEPT_V6)) != 0;
     Flow::Ale state;
     uint64_t flowGen;
     {
@@ -1185,6 +1180,7 @@ Result<void> RuntimeImpl::commitLocked() {
     aleFilterIds = std::move(aleIds);
     aleGen++;
   }
+  aleLayerBits.store(layers);
   writeAleCfg(layers);
   return {};
 }

@@ -150,6 +150,7 @@ struct RuntimeImpl {
   Policy policy;
   std::vector<uint64_t> addedSinceCommit;
   std::set<uint64_t> aleFilterIds;
+  std::atomic<uint32_t> aleLayerBits{0};  // XFP_ALE_*: the ALE auth layers with filters
   std::atomic<uint64_t> aleGen{1};  // read without policyMu (lock order: flowMu, then policyMu)
   std::shared_ptr<const Policy> snapshot;  // what classification reads
   mutable std::mutex snapshotMu;
