@@ -1,8 +1,10 @@
 // xfp-enforce: loads a policy file into the fast path and enforces it on one interface (XDP for
 // the inbound layers, tc egress for the outbound ones) until a signal or --duration, then prints
-// the per-filter counters and per-layer verdicts. The forerunner of xfpd (issue 5), used by
-// tools/demo in its own network namespaces.
-// Exit status: 0 done, 2 bad command line, 3 policy error, 5 kernel (load/attach) error.
+// the per-filter counters and per-layer verdicts. It hosts the callout runtime: packets a callout
+// must decide are punted to it, and --plugin loads callout plugins (.so, docs/plugin-guide.md).
+// The forerunner of xfpd (issue 5), used by tools/demo in its own network namespaces.
+// Exit status: 0 done, 2 bad command line, 3 policy error, 4 plugin error, 5 kernel (load/attach)
+// error.
 #include <net/if.h>
 
 #include <atomic>
@@ -14,8 +16,9 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
-#include "compiler/compiler.h"
 #include "compiler/fast_path_fields.h"
+#include "userspace/callout/plugin_host.h"
+#include "userspace/callout/runtime.h"
 #include "userspace/core/policy_file.h"
 #include "userspace/dataplane/fast_path.h"
 
@@ -35,7 +38,17 @@ int main(int argc, char** argv) {
   std::string interface;
   double duration = 0;
   std::string pinDir;
+  std::vector<std::string> plugins;
+  unsigned workers = 2;
+  double pendTimeout = 30;
   app.add_option("--policy", policyPath, "policy file (JSON)")->required();
+  app.add_option("--plugin",
+                 plugins,
+                 "callout plugin to load: PATH or PATH=PARAMETERS (DRIVER_OBJECT.XfpParameters)");
+  app.add_option("--workers", workers, "callout classify threads (0: the I/O thread)")
+      ->check(CLI::Range(0, 64));
+  app.add_option("--pend-timeout", pendTimeout, "seconds before a pended classify is blocked")
+      ->check(CLI::PositiveNumber);
   app.add_option("--interface", interface, "interface to attach to (XDP + tc egress)")->required();
   app.add_option("--duration", duration, "seconds to enforce (0: until SIGINT/SIGTERM)");
   app.add_option("--pin", pinDir, "pin maps and programs under this bpffs directory");
@@ -49,11 +62,6 @@ int main(int argc, char** argv) {
     std::cerr << "xfp-enforce: " << policy.error().message << "\n";
     return 3;
   }
-  auto compiled = xfp::compiler::compile(*policy);
-  if (!compiled) {
-    std::cerr << "xfp-enforce: " << policyPath << ": " << compiled.error().message << "\n";
-    return 3;
-  }
   const unsigned ifindex = if_nametoindex(interface.c_str());
   if (ifindex == 0) {
     std::cerr << "xfp-enforce: no interface \"" << interface << "\" in this network namespace\n";
@@ -64,17 +72,35 @@ int main(int argc, char** argv) {
     std::cerr << "xfp-enforce: " << fp.error().describe() << "\n";
     return 5;
   }
-  auto commit = (*fp)->commit(*compiled);
-  if (!commit) {
-    std::cerr << "xfp-enforce: " << commit.error().describe() << "\n";
-    return 5;
+  // The runtime compiles and commits the policy: it is in the maps before the programs see a
+  // packet, so there is no window without it.
+  const size_t filters = policy->filters().size();
+  xfp::callout::RuntimeOptions options;
+  options.workers = workers;
+  options.pendTimeout = std::chrono::milliseconds(static_cast<int64_t>(pendTimeout * 1000));
+  auto runtime = xfp::callout::CalloutRuntime::create(**fp, std::move(*policy), options);
+  if (!runtime) {
+    std::cerr << "xfp-enforce: " << policyPath << ": " << runtime.error().message << "\n";
+    return 3;
   }
-  // The policy is in the maps before the programs see a packet: no window without it.
   for (auto r :
        {(*fp)->attachXdp(static_cast<int>(ifindex)), (*fp)->attachTc(static_cast<int>(ifindex))}) {
     if (!r) {
       std::cerr << "xfp-enforce: " << r.error().describe() << "\n";
       return 5;
+    }
+  }
+  if (auto r = (*runtime)->attach(static_cast<int>(ifindex)); !r) {
+    std::cerr << "xfp-enforce: " << r.error().message << "\n";
+    return 5;
+  }
+  for (const std::string& spec : plugins) {
+    const auto eq = spec.find('=');
+    const std::string path = spec.substr(0, eq);
+    const std::string params = eq == std::string::npos ? "" : spec.substr(eq + 1);
+    if (auto r = (*runtime)->plugins().load(path, params); !r) {
+      std::cerr << "xfp-enforce: " << r.error().message << "\n";
+      return 4;
     }
   }
   if (!pinDir.empty()) {
@@ -85,28 +111,43 @@ int main(int argc, char** argv) {
   }
   std::signal(SIGINT, onSignal);
   std::signal(SIGTERM, onSignal);
-  fmt::print("xfp-enforce: enforcing {} filters of {} on {} (ifindex {}), generation {}\n",
-             policy->filters().size(),
-             policyPath,
-             interface,
-             ifindex,
-             commit->generation);
+  fmt::print(
+      "xfp-enforce: enforcing {} filters of {} on {} (ifindex {}), generation {}, {} plugin(s)\n",
+      filters,
+      policyPath,
+      interface,
+      ifindex,
+      (*fp)->generation(),
+      plugins.size());
   std::fflush(stdout);
   const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(duration);
   while (!gStop && (duration <= 0 || std::chrono::steady_clock::now() < until)) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  fmt::print("filter hits (the filter that decided):\n");
-  for (const auto& [id, f] : policy->filters()) {
-    auto c = (*fp)->counters(id);
-    if (c && c->packets > 0) {
-      fmt::print("  {:>4} packets {:>7} bytes  {} \"{}\"\n",
-                 c->packets,
-                 c->bytes,
-                 xfp::actionTypeName(f.action.type),
-                 f.displayData.name.value_or(""));
+  fmt::print("filter hits (the filter that decided in the fast path):\n");
+  (*runtime)->withPolicy([&](const xfp::Policy& p) {
+    for (const auto& [id, f] : p.filters()) {
+      auto c = (*fp)->counters(id);
+      if (c && c->packets > 0) {
+        fmt::print("  {:>4} packets {:>7} bytes  {} \"{}\"\n",
+                   c->packets,
+                   c->bytes,
+                   xfp::actionTypeName(f.action.type),
+                   f.displayData.name.value_or(""));
+      }
     }
-  }
+  });
+  const auto& rs = (*runtime)->stats();
+  fmt::print(
+      "callout runtime: {} punted, {} re-sent, {} blocked, {} pended ({} timed out), {} injected, "
+      "{} plugin faults\n",
+      rs.punted.load(),
+      rs.permitted.load(),
+      rs.blocked.load(),
+      rs.pended.load(),
+      rs.pendTimedOut.load(),
+      rs.injected.load(),
+      rs.pluginFaults.load());
   fmt::print("verdicts per layer (no match / none / permit / block / punt, cache hits):\n");
   for (int ls = 0; ls < XFP_LS_COUNT; ++ls) {
     auto st = (*fp)->layerStats(static_cast<uint32_t>(ls));
@@ -126,8 +167,10 @@ int main(int argc, char** argv) {
                v[4],
                st->cache_hits);
   }
+  runtime->reset();  // unloads the plugins (DriverUnload), ends flows
   if (!pinDir.empty()) {
     (*fp)->unpinAll();
   }
+  (*fp)->detachAll();
   return 0;
 }
