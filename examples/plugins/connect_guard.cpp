@@ -129,6 +129,10 @@ Tuple tupleOf(const FWPS_INCOMING_VALUES0* in) {
 
 // Completes one pended connect with its decision.
 void complete(PendedConnect& p) {
+  {
+    std::lock_guard lock(gStatsMu);
+    gCompleted++;  // counted first: the connect may go on before the call below returns
+  }
   if (p.operation) {
     {
       std::lock_guard lock(gState->mu);
@@ -146,8 +150,6 @@ void complete(PendedConnect& p) {
     FwpsCompleteClassify0(p.classifyHandle, 0, &out);
     FwpsReleaseClassifyHandle0(p.classifyHandle);  // our own reference (from the acquire)
   }
-  std::lock_guard lock(gStatsMu);
-  gCompleted++;
 }
 
 // The worker: completes pended connects when their delay has passed. On stop, what is still

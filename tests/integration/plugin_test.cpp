@@ -254,22 +254,29 @@ class PluginTraffic : public ::testing::Test {
     ASSERT_TRUE(plugin.ok());
     const auto start = Clock::now();
     auto t = env_.tcpFromA(port);
-    // Pended: the SYN is held, B sees nothing before the plugin completes (delay 400 ms).
+    // Pended: the SYN is held, B sees nothing before the plugin completes (delay 600 ms).
     EXPECT_FALSE(t.accepted(250ms));
-    EXPECT_LT(Clock::now() - start, 400ms) << "the check above ran too late to mean anything";
+    EXPECT_LT(Clock::now() - start, 600ms) << "the check above ran too late to mean anything";
     EXPECT_TRUE(waitFor([&] { return guardCounters(plugin).pended == 1; }, 1s));
     if (permit) {
       EXPECT_TRUE(t.connected(3s));
-      EXPECT_GE(Clock::now() - start, 380ms) << "connected before the plugin completed";
+      EXPECT_GE(Clock::now() - start, 600ms) << "connected before the plugin completed";
       EXPECT_TRUE(t.accepted(1s));
     } else {
       EXPECT_FALSE(t.connected(2500ms));
       EXPECT_FALSE(t.accepted(0ms));
     }
+    const unsigned reauthorized = operation ? 1 : 0;
+    EXPECT_TRUE(waitFor(
+        [&] {
+          const XfpConnectGuardCounters c = guardCounters(plugin);
+          return c.completed == 1 && c.reauthorized == reauthorized;
+        },
+        1s));
     const XfpConnectGuardCounters c = guardCounters(plugin);
     EXPECT_EQ(c.pended, 1u);
     EXPECT_EQ(c.completed, 1u);
-    EXPECT_EQ(c.reauthorized, operation ? 1u : 0u);
+    EXPECT_EQ(c.reauthorized, reauthorized);
     EXPECT_EQ(env_.runtime().pendedNow(), 0u);
     EXPECT_EQ(env_.runtime().stats().pendTimedOut.load(), 0u);
   }
@@ -298,19 +305,19 @@ class PluginTraffic : public ::testing::Test {
 };
 
 TEST_F(PluginTraffic, ClassifyHandlePendCompletesWithPermit) {
-  guardedConnect("style=classify;allow=80,7201,443;delay_ms=400", 7201, true, false);
+  guardedConnect("style=classify;allow=80,7201,443;delay_ms=600", 7201, true, false);
 }
 
 TEST_F(PluginTraffic, ClassifyHandlePendCompletesWithBlock) {
-  guardedConnect("style=classify;allow=80,443;delay_ms=400", 7202, false, false);
+  guardedConnect("style=classify;allow=80,443;delay_ms=600", 7202, false, false);
 }
 
 TEST_F(PluginTraffic, PendOperationCompletesWithPermitAfterReauthorization) {
-  guardedConnect("style=operation;allow=7203;delay_ms=400", 7203, true, true);
+  guardedConnect("style=operation;allow=7203;delay_ms=600", 7203, true, true);
 }
 
 TEST_F(PluginTraffic, PendOperationCompletesWithBlockAfterReauthorization) {
-  guardedConnect("style=operation;allow=80;delay_ms=400", 7204, false, true);
+  guardedConnect("style=operation;allow=80;delay_ms=600", 7204, false, true);
 }
 
 TEST_F(PluginTraffic, NeverCompletedClassifyPendTimesOutAsBlock) {
@@ -335,7 +342,12 @@ TEST_F(PluginTraffic, UdpRewriterInjectsModifiedCopyClassifiedOnce) {
   const std::vector<std::string> sent = {"hello one", "Mixed Case 2", "third-3!"};
   auto got = env_.udpToA(7300, sent);
   EXPECT_EQ(got, (std::vector<std::string>{"HELLO ONE", "MIXED CASE 2", "THIRD-3!"}));
-  EXPECT_TRUE(waitFor([&] { return rewriterCounters(plugin).completed == sent.size(); }, 2s));
+  EXPECT_TRUE(waitFor(
+      [&] {
+        return rewriterCounters(plugin).completed == sent.size() &&
+               env_.runtime().stats().absorbed.load() == sent.size();
+      },
+      2s));
   const XfpUdpRewriterCounters c = rewriterCounters(plugin);
   EXPECT_EQ(c.classified, sent.size()) << "injected copies must not be classified again";
   EXPECT_EQ(c.injected, sent.size());
