@@ -16,6 +16,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/harness/callout_env.h"
+#include "tests/harness/sockets.h"
 #include "tests/harness/test_env.h"
 #include "userspace/core/layers.h"
 #include "userspace/core/wfp_constants.h"
@@ -327,6 +328,52 @@ TEST_F(CalloutRuntimeTraffic, PendCompletedFromAnotherThreadRightAway) {
   EXPECT_EQ(delivered, 20) << "punted " << st.punted << ", blocked " << st.blocked;
   EXPECT_EQ(env_.runtime().stats().pended.load(), 20u);
   EXPECT_EQ(env_.runtime().pendedNow(), 0u);
+}
+
+}  // namespace
+}  // namespace xfp::test
+
+namespace xfp::test {
+namespace {
+
+// Re-authorization (wfp-model.md §4.10): a live TCP connection authorized at ALE_AUTH_CONNECT is
+// cut when a filter added afterwards blocks it; the flow's next packet is classified again (with
+// IS_REAUTHORIZE) and the new verdict sticks in the kernel's flow table.
+TEST(CalloutReauthorization, LiveConnectionCutByANewBlockingFilter) {
+  XFP_REQUIRE_ROOT();
+  CalloutEnv env;
+  ASSERT_EQ(env.setUp(R"({"xfp_policy": 1, "filters": [
+      {"name": "connect: permit 7301", "layer": "ALE_AUTH_CONNECT_V4", "action": "permit",
+       "conditions": [{"field": "IP_REMOTE_PORT", "value": 7301}]}]})"),
+            "");
+  auto t = env.tcpFromA(7301);
+  ASSERT_TRUE(t.connected(2000ms));
+  ASSERT_TRUE(t.accepted(2000ms));
+  dataplane::UniqueFd server(::accept4(t.listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+  ASSERT_TRUE(server);
+  setTimeouts(server.get(), 500ms);
+  char buf[16];
+  ASSERT_EQ(::send(t.client.get(), "before", 6, MSG_NOSIGNAL), 6);
+  EXPECT_EQ(::recv(server.get(), buf, sizeof buf, 0), 6);
+
+  Filter block;
+  block.displayData.name = "connect: block 7301";
+  block.layerKey = layerByName("ALE_AUTH_CONNECT_V4")->key;
+  block.weight = Value::uint8(15);  // the top weight range: above the permit's automatic weight
+  block.action.type = ActionType::Block;
+  Condition c;
+  c.fieldKey = layerByName("ALE_AUTH_CONNECT_V4")->fieldByName("IP_REMOTE_PORT")->conditionKey;
+  c.value = ConditionValue(Value::uint16(7301));
+  block.conditions.push_back(c);
+  ASSERT_TRUE(env.runtime().addFilter(block));
+  ASSERT_TRUE(env.runtime().commit());
+
+  ASSERT_EQ(::send(t.client.get(), "after", 5, MSG_NOSIGNAL), 5);
+  EXPECT_LT(::recv(server.get(), buf, sizeof buf, 0), 1) << "the re-authorized flow must be cut";
+  // Replies from B are cut too (the kernel's flow entry says BLOCK for both directions).
+  EXPECT_EQ(::send(server.get(), "reply", 5, MSG_NOSIGNAL), 5);
+  setTimeouts(t.client.get(), 500ms);
+  EXPECT_LT(::recv(t.client.get(), buf, sizeof buf, 0), 1);
 }
 
 }  // namespace
