@@ -378,3 +378,130 @@ TEST(CalloutReauthorization, LiveConnectionCutByANewBlockingFilter) {
 
 }  // namespace
 }  // namespace xfp::test
+
+namespace xfp::test {
+namespace {
+
+// Flow affinity: a classifyFn that takes long for one flow stalls only its own worker; a flow on
+// the other worker is decided meanwhile.
+void slowForPort7401(const FWPS_INCOMING_VALUES0* in,
+                     const FWPS_INCOMING_METADATA_VALUES0*,
+                     void*,
+                     const void*,
+                     const FWPS_FILTER1*,
+                     UINT64,
+                     FWPS_CLASSIFY_OUT0* out) {
+  if (in->incomingValue[FWPS_FIELD_INBOUND_TRANSPORT_V4_IP_LOCAL_PORT].value.uint16 == 7401) {
+    std::this_thread::sleep_for(1500ms);
+  }
+  out->actionType = FWP_ACTION_PERMIT;
+}
+
+TEST_F(CalloutRuntimeTraffic, ASlowClassifyStallsOnlyItsOwnFlows) {
+  callout::RuntimeOptions options;
+  options.workers = 2;
+  const std::string json = std::string(R"({"xfp_policy": 1,
+    "callouts": [{"key": ")") +
+                           kInspectText +
+                           R"(", "name": "slow", "layer": "INBOUND_TRANSPORT_V4"}],
+    "filters": [{"name": "slow", "layer": "INBOUND_TRANSPORT_V4", "action": "callout_terminating",
+                 "callout": ")" +
+                           kInspectText + R"(",
+                 "conditions": [{"field": "IP_PROTOCOL", "value": "udp"},
+                                {"field": "IP_LOCAL_PORT", "value": 7401},
+                                {"field": "IP_LOCAL_PORT", "value": 7402}]}]})";
+  ASSERT_EQ(env_.setUp(json, options), "");
+  FWPS_CALLOUT1 c{};
+  c.calloutKey = kInspectKey;
+  c.classifyFn = slowForPort7401;
+  ASSERT_EQ(FwpsCalloutRegister1(nullptr, &c, &registered_), STATUS_SUCCESS);
+  // Source ports that put the two flows on different workers.
+  uint8_t a[16] = {10, 199, 0, 1};
+  uint8_t b[16] = {10, 199, 0, 2};
+  uint16_t slowSrc = 40001;
+  uint16_t fastSrc = 40002;
+  while (env_.runtime().workerOf(a, b, 7401, slowSrc, 17) ==
+         env_.runtime().workerOf(a, b, 7402, fastSrc, 17)) {
+    ++fastSrc;
+  }
+  auto bound = [&](const std::string& ns, const char* addr, uint16_t port) {
+    const Endpoint at = endpoint(addr, port);
+    dataplane::UniqueFd fd = socketIn(ns, AF_INET, SOCK_DGRAM, 3s);
+    EXPECT_EQ(::bind(fd.get(), at.sa(), at.len), 0);
+    return fd;
+  };
+  dataplane::UniqueFd rxSlow = bound(env_.ns().nsA(), VethNamespaces::kAddr4A, 7401);
+  dataplane::UniqueFd rxFast = bound(env_.ns().nsA(), VethNamespaces::kAddr4A, 7402);
+  dataplane::UniqueFd txSlow = bound(env_.ns().nsB(), VethNamespaces::kAddr4B, slowSrc);
+  dataplane::UniqueFd txFast = bound(env_.ns().nsB(), VethNamespaces::kAddr4B, fastSrc);
+  const Endpoint toSlow = endpoint(VethNamespaces::kAddr4A, 7401);
+  const Endpoint toFast = endpoint(VethNamespaces::kAddr4A, 7402);
+  const auto start = std::chrono::steady_clock::now();
+  ASSERT_EQ(::sendto(txSlow.get(), "slow", 4, 0, toSlow.sa(), toSlow.len), 4);
+  std::this_thread::sleep_for(50ms);  // the slow classify is running now
+  ASSERT_EQ(::sendto(txFast.get(), "fast", 4, 0, toFast.sa(), toFast.len), 4);
+  char buf[16];
+  ASSERT_EQ(::recv(rxFast.get(), buf, sizeof buf, 0), 4);
+  const auto fastAt = std::chrono::steady_clock::now() - start;
+  ASSERT_EQ(::recv(rxSlow.get(), buf, sizeof buf, 0), 4);
+  const auto slowAt = std::chrono::steady_clock::now() - start;
+  EXPECT_LT(fastAt, 1000ms) << "the fast flow waited for the slow one";
+  EXPECT_GE(slowAt, 1400ms);
+}
+
+}  // namespace
+}  // namespace xfp::test
+
+namespace xfp::test {
+namespace {
+
+// Pend bounds: with room for two pended indications, the third and fourth new flows' pends are
+// refused (STATUS_QUOTA_EXCEEDED) and their packets blocked; the two held ones are blocked when
+// their time runs out. Nothing stays held.
+std::atomic<int> gRefused{0};
+
+void pendAndForget(const FWPS_INCOMING_VALUES0*,
+                   const FWPS_INCOMING_METADATA_VALUES0*,
+                   void*,
+                   const void* classifyContext,
+                   const FWPS_FILTER1* filter,
+                   UINT64,
+                   FWPS_CLASSIFY_OUT0* out) {
+  UINT64 h = 0;
+  out->actionType = FWP_ACTION_BLOCK;
+  out->rights &= ~FWPS_RIGHT_ACTION_WRITE;
+  if (FwpsAcquireClassifyHandle0(const_cast<void*>(classifyContext), 0, &h) != STATUS_SUCCESS) {
+    return;
+  }
+  if (FwpsPendClassify0(h, filter->filterId, 0, out) == STATUS_QUOTA_EXCEEDED) {
+    gRefused++;
+  }
+  FwpsReleaseClassifyHandle0(h);  // the pend keeps its own reference
+}
+
+TEST_F(CalloutRuntimeTraffic, PendsAreBoundedInCountAndTime) {
+  callout::RuntimeOptions options;
+  options.maxPended = 2;
+  options.pendTimeout = 1500ms;
+  ASSERT_EQ(
+      env_.setUp(policyWithCallout("ALE_AUTH_RECV_ACCEPT_V4", 7501, "IP_LOCAL_PORT"), options), "");
+  FWPS_CALLOUT1 c{};
+  c.calloutKey = kInspectKey;
+  c.classifyFn = pendAndForget;
+  ASSERT_EQ(FwpsCalloutRegister1(nullptr, &c, &registered_), STATUS_SUCCESS);
+  gRefused = 0;
+  int delivered = 0;
+  for (int i = 0; i < 4; ++i) {  // four new flows
+    delivered += static_cast<int>(env_.udpToA(7501, {"flow"}, 100ms).size());
+  }
+  EXPECT_EQ(delivered, 0);
+  EXPECT_EQ(gRefused.load(), 2);
+  EXPECT_EQ(env_.runtime().stats().pendRefused.load(), 2u);
+  EXPECT_EQ(env_.runtime().pendedNow(), 2u);
+  std::this_thread::sleep_for(2000ms);
+  EXPECT_EQ(env_.runtime().pendedNow(), 0u);
+  EXPECT_EQ(env_.runtime().stats().pendTimedOut.load(), 2u);
+}
+
+}  // namespace
+}  // namespace xfp::test
