@@ -6,9 +6,27 @@
 
 namespace xfp::callout {
 
+void* FwpArena::allocate(size_t size) {
+  const size_t aligned = (size + 15) & ~size_t{15};
+  if (used_ + aligned <= sizeof inline_) {
+    void* p = inline_ + used_;
+    used_ += aligned;
+    return p;
+  }
+  spill_.push_back(std::make_unique<unsigned char[]>(aligned));
+  return spill_.back().get();
+}
+
 FWP_VALUE0 FwpArena::value(const Value& v) {
   FWP_VALUE0 out{};
   out.type = static_cast<FWP_DATA_TYPE>(v.type());
+  auto bytes = [&](const Bytes& b) {
+    auto* p = static_cast<UINT8*>(allocate(b.empty() ? 1 : b.size()));
+    if (!b.empty()) {
+      std::memcpy(p, b.data(), b.size());
+    }
+    return p;
+  };
   switch (v.type()) {
     case DataType::Empty:
       break;
@@ -22,7 +40,7 @@ FWP_VALUE0 FwpArena::value(const Value& v) {
       out.uint32 = static_cast<UINT32>(v.asUnsigned());
       break;
     case DataType::Uint64:
-      out.uint64 = &u64_.emplace_back(v.asUnsigned());
+      out.uint64 = make<UINT64>(v.asUnsigned());
       break;
     case DataType::Int8:
       out.int8 = static_cast<INT8>(v.asSigned());
@@ -34,47 +52,47 @@ FWP_VALUE0 FwpArena::value(const Value& v) {
       out.int32 = static_cast<INT32>(v.asSigned());
       break;
     case DataType::Int64:
-      out.int64 = &i64_.emplace_back(v.asSigned());
+      out.int64 = make<INT64>(v.asSigned());
       break;
     case DataType::Float:
       out.float32 = static_cast<float>(v.asDouble());
       break;
     case DataType::Double:
-      out.double64 = &dbl_.emplace_back(v.asDouble());
+      out.double64 = make<double>(v.asDouble());
       break;
     case DataType::ByteArray16: {
-      FWP_BYTE_ARRAY16& a = a16_.emplace_back();
+      FWP_BYTE_ARRAY16 a{};
       std::memcpy(a.byteArray16, v.asBytes().data(), 16);
-      out.byteArray16 = &a;
+      out.byteArray16 = make(a);
       break;
     }
     case DataType::ByteArray6: {
-      FWP_BYTE_ARRAY6& a = a6_.emplace_back();
+      FWP_BYTE_ARRAY6 a{};
       std::memcpy(a.byteArray6, v.asBytes().data(), 6);
-      out.byteArray6 = &a;
+      out.byteArray6 = make(a);
       break;
     }
     case DataType::ByteBlob:
     case DataType::SecurityDescriptor: {
-      std::vector<uint8_t>& b = bytes_.emplace_back(v.asBytes());
-      FWP_BYTE_BLOB& blob = blobs_.emplace_back();
-      blob.size = static_cast<UINT32>(b.size());
-      blob.data = b.data();
+      FWP_BYTE_BLOB blob{};
+      blob.size = static_cast<UINT32>(v.asBytes().size());
+      blob.data = bytes(v.asBytes());
       if (v.type() == DataType::ByteBlob) {
-        out.byteBlob = &blob;
+        out.byteBlob = make(blob);
       } else {
-        out.sd = &blob;
+        out.sd = make(blob);
       }
       break;
     }
-    case DataType::Sid: {
-      std::vector<uint8_t>& b = bytes_.emplace_back(v.asBytes());
-      out.sid = reinterpret_cast<SID*>(b.data());
+    case DataType::Sid:
+      out.sid = reinterpret_cast<SID*>(bytes(v.asBytes()));
       break;
-    }
     case DataType::UnicodeString: {
-      std::u16string& s = strings_.emplace_back(v.asString());
-      out.unicodeString = reinterpret_cast<LPWSTR>(s.data());
+      const std::u16string& str = v.asString();
+      auto* w = static_cast<WCHAR*>(allocate((str.size() + 1) * sizeof(WCHAR)));
+      std::memcpy(w, str.data(), str.size() * sizeof(WCHAR));
+      w[str.size()] = 0;
+      out.unicodeString = w;
       break;
     }
     default:

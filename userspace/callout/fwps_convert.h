@@ -7,7 +7,8 @@
 #include <fwpsk.h>
 
 #include <cstdint>
-#include <deque>
+#include <memory>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -17,20 +18,25 @@
 
 namespace xfp::callout {
 
-// Owns what FWP_VALUE0 members point to.
+// Owns what FWP_VALUE0 members point to: a bump allocator over an inline buffer (no heap
+// allocation for the values a packet layer has), spilling to the heap for large blobs.
 class FwpArena {
  public:
+  FwpArena() = default;
+  FwpArena(const FwpArena&) = delete;
+  FwpArena& operator=(const FwpArena&) = delete;
   FWP_VALUE0 value(const Value& v);
 
  private:
-  std::deque<UINT64> u64_;
-  std::deque<INT64> i64_;
-  std::deque<double> dbl_;
-  std::deque<FWP_BYTE_ARRAY16> a16_;
-  std::deque<FWP_BYTE_ARRAY6> a6_;
-  std::deque<std::vector<uint8_t>> bytes_;
-  std::deque<FWP_BYTE_BLOB> blobs_;
-  std::deque<std::u16string> strings_;
+  void* allocate(size_t size);
+  template <class T>
+  T* make(const T& v) {
+    void* p = allocate(sizeof(T));
+    return new (p) T(v);
+  }
+  alignas(16) unsigned char inline_[1024];
+  size_t used_ = 0;
+  std::vector<std::unique_ptr<unsigned char[]>> spill_;
 };
 
 struct FwpsIncoming {

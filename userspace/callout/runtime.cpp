@@ -862,7 +862,10 @@ void RuntimeImpl::finishAle(Indication& ind, bool permit) {
 
 RuntimeImpl::LayerOutcome RuntimeImpl::classifyLayer(const std::shared_ptr<Indication>& ind,
                                                      uint16_t layerId) {
-  auto snap = currentSnapshot();
+  if (!ind->policy) {
+    ind->policy = currentSnapshot();
+  }
+  const std::shared_ptr<const Policy>& snap = ind->policy;
   const LayerInfo* layer = layerById(layerId);
   if (layer == nullptr) {
     return LayerOutcome::Block;

@@ -88,6 +88,8 @@ struct Indication {
   FlowKey key;
   std::shared_ptr<Flow> flow;
   std::vector<uint16_t> layers;  // FWPS layer ids, WFP order
+  // The policy generation this packet is decided by (all its layers, also after a pend).
+  std::shared_ptr<const Policy> policy;
   size_t next = 0;
   unsigned worker = 0;
   // State of the layer being classified.
