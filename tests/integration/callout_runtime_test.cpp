@@ -236,6 +236,8 @@ TEST_F(CalloutRuntimeTraffic, NotifyOnFilterAddAndDelete) {
   auto id = env_.runtime().addFilter(f);
   ASSERT_TRUE(id) << std::hex << id.error().status << " " << id.error().message;
   ASSERT_TRUE(env_.runtime().commit());
+  // A filter added after the callout registered sends its packets to the callout at once.
+  EXPECT_EQ(env_.udpToA(7162, {"ok-x", "no-y"}), (std::vector<std::string>{"ok-x"}));
   ASSERT_TRUE(env_.runtime().deleteFilter(before));  // added before registration: DELETE anyway
   {
     std::lock_guard lock(gNotify.mu);
