@@ -185,11 +185,8 @@ static __always_inline __u32 xfp_ale(const struct xfp_pkt* pkt,
 
 /* The packet layers of the packet's direction. Returns XFP_VERDICT_PERMIT, XFP_VERDICT_BLOCK or
  * XFP_VERDICT_PUNT (ps->reason says why). */
-static __always_inline __u32 xfp_packet_layers(const struct xfp_pkt* pkt,
-                                               __u32 ifindex,
-                                               int inbound,
-                                               __u32 bytes,
-                                               struct xfp_punt_state* ps) {
+static __always_inline __u32 xfp_packet_layers(
+    const struct xfp_pkt* pkt, __u32 ifindex, int inbound, __u32 bytes, struct xfp_punt_state* ps) {
   __u32 zero = 0;
   const struct xfp_gen* g = bpf_map_lookup_elem(&xfp_gen, &zero);
   struct xfp_scratch* sc = bpf_map_lookup_elem(&xfp_scratch, &zero);
@@ -292,11 +289,8 @@ static __always_inline __u32 xfp_packet_layers(const struct xfp_pkt* pkt,
 
 /* Stage 1 of a hook: the packet layers, then the ALE stage for what they permit. Returns
  * XFP_VERDICT_PERMIT, XFP_VERDICT_BLOCK or XFP_VERDICT_PUNT (ps->reason says why). */
-static __always_inline __u32 xfp_enforce(const struct xfp_pkt* pkt,
-                                         __u32 ifindex,
-                                         int inbound,
-                                         __u32 bytes,
-                                         struct xfp_punt_state* ps) {
+static __always_inline __u32 xfp_enforce(
+    const struct xfp_pkt* pkt, __u32 ifindex, int inbound, __u32 bytes, struct xfp_punt_state* ps) {
   __u32 v = xfp_packet_layers(pkt, ifindex, inbound, bytes, ps);
   if (v != XFP_VERDICT_PERMIT || !(pkt->flags & (XFP_PKT_F_IPV4 | XFP_PKT_F_IPV6))) {
     return v;

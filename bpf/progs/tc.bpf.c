@@ -27,7 +27,7 @@ struct {
   __uint(max_entries, XFP_INJECT_SLOTS);
   __type(key, __u32);
   __type(value, struct xfp_inject_target);
-} xfp_inject_targets SEC(".maps");
+} xfp_inj_targets SEC(".maps");
 
 /* Punt counters of this CPU: [0] punted, [1] ring full, [2] too large */
 struct {
@@ -131,7 +131,7 @@ int xfp_tc_inject(struct __sk_buff* skb) {
     }
     slot = bpf_ntohs(tag[1]) & 0x0fff;
   }
-  const struct xfp_inject_target* t = bpf_map_lookup_elem(&xfp_inject_targets, &slot);
+  const struct xfp_inject_target* t = bpf_map_lookup_elem(&xfp_inj_targets, &slot);
   if (!t || t->ifindex == 0) {
     return TC_ACT_SHOT;
   }

@@ -458,7 +458,7 @@ Result<void> CalloutRuntime::attach(int ifindex) {
   a->sender = std::make_unique<dataplane::FrameSender>(std::move(*sender));
   const std::string tag = std::to_string(::getpid() % 100000) + "x" + std::to_string(ifindex);
   auto port = dataplane::InjectPort::create(
-      tag, rt.fastPath->tcInjectProgFd(), rt.fastPath->tcMapFd("xfp_inject_targets"));
+      tag, rt.fastPath->tcInjectProgFd(), rt.fastPath->tcMapFd("xfp_inj_targets"));
   if (!port) {
     return fail(0, port.error().describe());
   }

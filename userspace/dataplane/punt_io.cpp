@@ -431,7 +431,7 @@ BpfResult<uint16_t> InjectPort::slotFor(int ifindex, uint32_t mark) {
   uint32_t k = slot;
   xfp_inject_target t{static_cast<uint32_t>(ifindex), mark};
   if (int err = bpf_map_update_elem(targetsFd_, &k, &t, BPF_ANY); err != 0) {
-    return bpfFailure(err, "write xfp_inject_targets");
+    return bpfFailure(err, "write xfp_inj_targets");
   }
   slots_.emplace_back(key, slot);
   return slot;

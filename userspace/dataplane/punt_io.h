@@ -6,7 +6,7 @@
 //                 (PACKET_QDISC_BYPASS: xfp's egress layers do not see them again).
 //   InjectPort    a veth pair of the runtime's own in the interface's namespace; a frame sent
 //                 into it with an 802.1Q tag = slot is delivered by xfp_tc_inject into the ingress
-//                 of xfp_inject_targets[slot].ifindex: inbound reinjection into the local stack.
+//                 of xfp_inj_targets[slot].ifindex: inbound reinjection into the local stack.
 // Objects that name an interface must be created on a thread inside that interface's network
 // namespace (their sockets keep it).
 #pragma once

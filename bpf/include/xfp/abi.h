@@ -392,7 +392,7 @@ XFP_STATIC_ASSERT(sizeof(struct xfp_punt_hdr) == 24, "struct xfp_punt_hdr is ABI
 
 /* Inbound injection: the runtime sends a frame, tagged with an 802.1Q VID = slot, into its own
  * veth pair; xfp_tc_inject on the far end pops the tag and redirects the frame into the ingress
- * of xfp_inject_targets[slot].ifindex with skb->mark = .mark, so the local stack receives it as if
+ * of xfp_inj_targets[slot].ifindex with skb->mark = .mark, so the local stack receives it as if
  * it had arrived on that interface. */
 #define XFP_INJECT_SLOTS 4096
 struct xfp_inject_target {
@@ -435,9 +435,9 @@ enum {
 };
 struct xfp_ale_flow {
   __u64 ale_gen;
-  __u32 verdict;   /* XFP_ALE_* */
-  __u32 outbound;  /* the flow's direction: 1 if this host initiated it */
-  __u64 flow_id;   /* FWPS flowHandle (0: none assigned yet) */
+  __u32 verdict;  /* XFP_ALE_* */
+  __u32 outbound; /* the flow's direction: 1 if this host initiated it */
+  __u64 flow_id;  /* FWPS flowHandle (0: none assigned yet) */
 };
 XFP_STATIC_ASSERT(sizeof(struct xfp_ale_flow) == 24, "struct xfp_ale_flow is ABI");
 #define XFP_ALE_FLOWS (1u << 17)
