@@ -6,7 +6,8 @@
 // xfp's punt path (xfp_punt_case.cpp). Also the latency of one datagram through each (ping-pong,
 // idle). Prints Markdown (bench/README.md).
 //
-//   xfp_bench_punt [--quick] [--seconds S] [--flows N] [--receivers N] [--latency N] [--no-pin]
+//   xfp_bench_punt [--quick] [--only TEXT] [--seconds S] [--flows N] [--receivers N] [--latency N]
+//                  [--no-pin]
 //   XFP_BENCH_QUICK=1 is --quick: a short smoke run (< 15 s).
 #include <unistd.h>
 
@@ -31,6 +32,7 @@ namespace {
 
 struct Settings {
   bool quick = false;
+  std::string only;      // run only the rows whose name contains this
   double seconds = 3.0;  // measured window per case
   std::uint32_t flows = 64;
   int receivers = 1;
@@ -165,6 +167,9 @@ int run(const Settings& s) {
     if (gStopRequested.load()) {
       break;
     }
+    if (!s.only.empty() && std::string(c.path).find(s.only) == std::string::npos) {
+      continue;
+    }
     fmt::print(stderr, "{}: running\n", c.path);
     rows.push_back({c.path, c.run()});
   }
@@ -218,12 +223,15 @@ int main(int argc, char** argv) {
       s.flows = static_cast<std::uint32_t>(std::clamp(std::atoi(v), 1, 65536));
     } else if (a == "--receivers" && (v = next()) != nullptr) {
       s.receivers = std::clamp(std::atoi(v), 1, 16);
+    } else if (a == "--only" && (v = next()) != nullptr) {
+      s.only = v;
     } else if (a == "--latency" && (v = next()) != nullptr) {
       s.latencySamples = std::clamp(std::atoi(v), 0, 100000);
       latencySet = true;
     } else {
       fmt::print(stderr,
-                 "usage: {} [--quick] [--seconds S] [--flows N] [--receivers N] [--latency N] "
+                 "usage: {} [--quick] [--only TEXT] [--seconds S] [--flows N] [--receivers N] "
+                 "[--latency N] "
                  "[--no-pin]\n",
                  argv[0]);
       return 2;

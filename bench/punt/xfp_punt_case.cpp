@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <fwpsk.h>
 #include <net/if.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -123,7 +124,16 @@ class XfpSetup {
     callout::RuntimeOptions o;
     o.workers = workers;
     o.disableOffloads = false;  // UDP only: nothing to segment
+    // The runtime's threads inherit the creating thread's CPU: the consumer CPU, as NFQUEUE's
+    // consumer thread (the creating thread's own affinity is restored afterwards).
+    cpu_set_t saved;
+    CPU_ZERO(&saved);
+    sched_getaffinity(0, sizeof saved, &saved);
+    if (env.appCpu >= 0) {
+      (void)pinThisThread(env.appCpu);
+    }
     auto rt = callout::CalloutRuntime::create(*fp_, std::move(*policy), o);
+    sched_setaffinity(0, sizeof saved, &saved);
     if (!rt) {
       return rt.error().message;
     }
@@ -176,11 +186,13 @@ UINT32 registerCallout(FWPS_CALLOUT_CLASSIFY_FN1 fn) {
 
 std::string runtimeDetail(callout::CalloutRuntime& rt) {
   const auto& s = rt.stats();
-  return fmt::format("runtime: {} punted, {} re-sent, {} blocked, {} pended",
-                     s.punted.load(),
-                     s.permitted.load(),
-                     s.blocked.load(),
-                     s.pended.load());
+  return fmt::format(
+      "runtime: {} punted, {} re-sent, {} blocked, {} pended, {} over the worker bound",
+      s.punted.load(),
+      s.permitted.load(),
+      s.blocked.load(),
+      s.pended.load(),
+      s.overloadDropped.load());
 }
 
 }  // namespace

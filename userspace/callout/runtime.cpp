@@ -505,8 +505,10 @@ void RuntimeImpl::ioLoop() {
   std::vector<OutFrame> out;
   tOut = &out;
   epoll_event events[16];
+  bool busy = false;
   while (!stopping.load()) {
-    const int n = ::epoll_wait(epollFd, events, 16, 50);
+    // While frames keep coming, poll without sleeping (fewer wake-ups and context switches).
+    const int n = ::epoll_wait(epollFd, events, 16, busy ? 0 : 50);
     frames.clear();
     for (int i = 0; i < n; ++i) {
       const uint64_t tag = events[i].data.u64;
@@ -520,6 +522,7 @@ void RuntimeImpl::ioLoop() {
         attached[ai]->xsk->receive(static_cast<size_t>(tag & 0xffffffff), frames, 256);
       }
     }
+    busy = !frames.empty();
     for (auto& f : frames) {
       onFrame(std::move(f));
     }
@@ -746,6 +749,16 @@ void RuntimeImpl::onFrame(dataplane::ReceivedFrame&& frame) {
   ind->nbl->inbound = frame.inbound;
   ind->hasFlow = flowKeyOf(ind->pkt, ind->inbound, ind->key);
   ind->worker = ind->hasFlow ? workerFor(ind->key) : 0;
+  if (!workers.empty()) {
+    // A worker that cannot keep up does not queue without bound: new packets beyond the bound
+    // are dropped (fail closed) and counted; completions are always queued.
+    Worker& w = *workers[ind->worker % workers.size()];
+    std::lock_guard lock(w.mu);
+    if (w.tasks.size() >= options.maxQueuedPerWorker) {
+      stats.overloadDropped.fetch_add(1);
+      return;
+    }
+  }
   post(ind->worker, [this, ind] { run(ind); });
 }
 

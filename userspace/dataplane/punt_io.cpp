@@ -286,6 +286,8 @@ size_t FrameSender::send(std::span<const std::span<const uint8_t>> frames) {
 
 namespace {
 
+int ethtoolValue(int ifindex, uint32_t cmd, uint32_t* value);
+
 struct NlRequest {
   nlmsghdr* hdr;
   char buf[1024];
@@ -389,6 +391,12 @@ BpfResult<std::unique_ptr<InjectPort>> InjectPort::create(const std::string& tag
     }
   }
   const int farIndex = static_cast<int>(if_nametoindex(p->far_.c_str()));
+  {
+    // GRO on the far end puts veth in NAPI mode: injected frames are received in batches from a
+    // ring instead of one by one through the backlog queue.
+    uint32_t on = 1;
+    (void)ethtoolValue(farIndex, ETHTOOL_SGRO, &on);
+  }
   const int nearIndex = static_cast<int>(if_nametoindex(p->near_.c_str()));
   auto a = TcAttachment::attach(farIndex, injectProgFd, "xfp_tc_inject", BPF_TC_INGRESS);
   if (!a) {
