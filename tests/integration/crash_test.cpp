@@ -2,7 +2,7 @@
 // whose classifyFn raises SIGSEGV on a given datagram, with its BPF objects pinned. After the crash
 // the process is gone, the pinned fast path still enforces the static filters, and the traffic the
 // dead callout decided is blocked (WFP's unregistered-callout rule: fail closed), because the
-// runtime's heartbeat stops.
+// runtime's heartbeat stops (and permitted where the filter has PERMIT_IF_CALLOUT_UNREGISTERED).
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -34,6 +34,10 @@ constexpr const char* kPolicy = R"({"xfp_policy": 1,
     {"name": "to the crashy callout", "layer": "INBOUND_TRANSPORT_V4",
      "action": "callout_terminating", "callout": "crashy",
      "conditions": [{"field": "IP_PROTOCOL", "value": "udp"}, {"field": "IP_LOCAL_PORT", "value": 7201}]},
+    {"name": "to the crashy callout, permit without it", "layer": "INBOUND_TRANSPORT_V4",
+     "action": "callout_terminating", "callout": "crashy",
+     "flags": ["PERMIT_IF_CALLOUT_UNREGISTERED"],
+     "conditions": [{"field": "IP_PROTOCOL", "value": "udp"}, {"field": "IP_LOCAL_PORT", "value": 7204}]},
     {"name": "static block", "layer": "INBOUND_TRANSPORT_V4", "action": "block",
      "conditions": [{"field": "IP_PROTOCOL", "value": "udp"}, {"field": "IP_LOCAL_PORT", "value": 7202}]}]})";
 
@@ -112,6 +116,7 @@ TEST(CalloutCrash, FastPathSurvivesAndFailsClosed) {
   EXPECT_FALSE(udpArrives(ns, 7201, "no thanks"));
   EXPECT_FALSE(udpArrives(ns, 7202, "ok but statically blocked"));
   EXPECT_TRUE(udpArrives(ns, 7203, "unfiltered"));
+  EXPECT_FALSE(udpArrives(ns, 7204, "no, says the callout"));
 
   // The crash: the host process dies of SIGSEGV (not contained in-process).
   EXPECT_FALSE(udpArrives(ns, 7201, "crash now", 300ms));
@@ -137,6 +142,8 @@ TEST(CalloutCrash, FastPathSurvivesAndFailsClosed) {
   EXPECT_FALSE(udpArrives(ns, 7202, "ok but statically blocked"));
   EXPECT_TRUE(udpArrives(ns, 7203, "unfiltered after the crash"));
   EXPECT_FALSE(udpArrives(ns, 7201, "ok after the crash"));
+  // ... unless its filter says PERMIT_IF_CALLOUT_UNREGISTERED.
+  EXPECT_TRUE(udpArrives(ns, 7204, "no, but nobody asks any more"));
 
   VethNamespaces::run("rm -rf " + pin);
   ::unlink(policyPath.c_str());
