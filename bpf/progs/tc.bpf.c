@@ -44,60 +44,49 @@ static __always_inline void xfp_punt_count(__u32 i) {
   }
 }
 
-struct xfp_punt_small {
-  struct xfp_punt_hdr h;
-  __u8 data[XFP_PUNT_SMALL];
-};
-struct xfp_punt_large {
-  struct xfp_punt_hdr h;
-  __u8 data[XFP_PUNT_LARGE];
-};
-
-static __always_inline void xfp_punt_fill(struct xfp_punt_hdr* h,
-                                          const struct __sk_buff* skb,
-                                          __u32 len,
-                                          __u32 reason) {
+/* Reserves a record of `cap` data bytes (a constant at each call site: the verifier needs the
+ * reservation's size) and copies the frame into it; 0 on success. */
+static __always_inline int xfp_punt_copy(struct __sk_buff* skb,
+                                         __u32 len,
+                                         __u32 reason,
+                                         const __u32 cap) {
+  void* r = bpf_ringbuf_reserve(&xfp_punt_rb, sizeof(struct xfp_punt_hdr) + cap, 0);
+  if (!r) {
+    xfp_punt_count(1);
+    return -1;
+  }
+  struct xfp_punt_hdr* h = r;
   h->ifindex = skb->ifindex;
   h->wire_len = skb->len;
   h->cap_len = len;
   h->reason = reason;
   h->mark = skb->mark;
   h->gso_size = skb->gso_size;
+  if (len > cap || bpf_skb_load_bytes(skb, 0, (__u8*)r + sizeof(struct xfp_punt_hdr), len) != 0) {
+    bpf_ringbuf_discard(r, 0);
+    return -1;
+  }
+  bpf_ringbuf_submit(r, 0);
+  return 0;
 }
 
 /* Copies the frame into the ring buffer; the skb is consumed either way (a failure fails
  * closed). */
 static __always_inline int xfp_punt_skb(struct __sk_buff* skb, __u32 reason) {
   const __u32 len = skb->len;
+  int err;
   if (len == 0) {
     return TC_ACT_SHOT;
   }
   if (len <= XFP_PUNT_SMALL) {
-    struct xfp_punt_small* r = bpf_ringbuf_reserve(&xfp_punt_rb, sizeof(*r), 0);
-    if (!r) {
-      xfp_punt_count(1);
-      return TC_ACT_SHOT;
-    }
-    xfp_punt_fill(&r->h, skb, len, reason);
-    if (bpf_skb_load_bytes(skb, 0, r->data, len) != 0) {
-      bpf_ringbuf_discard(r, 0);
-      return TC_ACT_SHOT;
-    }
-    bpf_ringbuf_submit(r, 0);
+    err = xfp_punt_copy(skb, len, reason, XFP_PUNT_SMALL);
   } else if (len <= XFP_PUNT_LARGE) {
-    struct xfp_punt_large* r = bpf_ringbuf_reserve(&xfp_punt_rb, sizeof(*r), 0);
-    if (!r) {
-      xfp_punt_count(1);
-      return TC_ACT_SHOT;
-    }
-    xfp_punt_fill(&r->h, skb, len, reason);
-    if (bpf_skb_load_bytes(skb, 0, r->data, len) != 0) {
-      bpf_ringbuf_discard(r, 0);
-      return TC_ACT_SHOT;
-    }
-    bpf_ringbuf_submit(r, 0);
+    err = xfp_punt_copy(skb, len, reason, XFP_PUNT_LARGE);
   } else {
     xfp_punt_count(2);
+    return TC_ACT_SHOT;
+  }
+  if (err != 0) {
     return TC_ACT_SHOT;
   }
   xfp_punt_count(0);
