@@ -128,6 +128,18 @@ std::vector<std::string> CalloutEnv::udpToB(uint16_t port,
   return udpExchange(ns_.nsA(), ns_.nsB(), VethNamespaces::kAddr4B, port, payloads, wait);
 }
 
+std::vector<std::string> CalloutEnv::udp6ToA(uint16_t port,
+                                             const std::vector<std::string>& payloads,
+                                             std::chrono::milliseconds wait) {
+  return udpExchange(ns_.nsB(), ns_.nsA(), VethNamespaces::kAddr6A, port, payloads, wait);
+}
+
+std::vector<std::string> CalloutEnv::udp6ToB(uint16_t port,
+                                             const std::vector<std::string>& payloads,
+                                             std::chrono::milliseconds wait) {
+  return udpExchange(ns_.nsA(), ns_.nsB(), VethNamespaces::kAddr6B, port, payloads, wait);
+}
+
 CalloutEnv::TcpAttempt CalloutEnv::tcpFromA(uint16_t port) {
   TcpAttempt t;
   const Endpoint at = endpoint(VethNamespaces::kAddr4B, port);

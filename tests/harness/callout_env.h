@@ -46,6 +46,13 @@ class CalloutEnv {
   std::vector<std::string> udpToB(uint16_t port,
                                   const std::vector<std::string>& payloads,
                                   std::chrono::milliseconds wait = std::chrono::milliseconds(500));
+  // The same over IPv6 (fd00:199::1 / ::2).
+  std::vector<std::string> udp6ToA(uint16_t port,
+                                   const std::vector<std::string>& payloads,
+                                   std::chrono::milliseconds wait = std::chrono::milliseconds(500));
+  std::vector<std::string> udp6ToB(uint16_t port,
+                                   const std::vector<std::string>& payloads,
+                                   std::chrono::milliseconds wait = std::chrono::milliseconds(500));
 
   // A TCP listener in B and a client in A that connects (non-blocking); the caller polls.
   struct TcpAttempt {

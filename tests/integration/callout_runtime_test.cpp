@@ -507,3 +507,73 @@ TEST_F(CalloutRuntimeTraffic, PendsAreBoundedInCountAndTime) {
 
 }  // namespace
 }  // namespace xfp::test
+
+namespace xfp::test {
+namespace {
+
+// IPv6: the same per-packet decisions at INBOUND_TRANSPORT_V6 and OUTBOUND_TRANSPORT_V6 (v6
+// incoming values, the IPv6 ALE/flow keys, checksums completed over the IPv6 pseudo-header).
+void payloadClassify6(const FWPS_INCOMING_VALUES0* in,
+                      const FWPS_INCOMING_METADATA_VALUES0*,
+                      void* layerData,
+                      const void*,
+                      const FWPS_FILTER1*,
+                      UINT64,
+                      FWPS_CLASSIFY_OUT0* out) {
+  gClassified++;
+  NET_BUFFER* nb = NET_BUFFER_LIST_FIRST_NB(static_cast<NET_BUFFER_LIST*>(layerData));
+  const ULONG len = NET_BUFFER_DATA_LENGTH(nb);
+  const auto* data = static_cast<const char*>(NdisGetDataBuffer(nb, len, nullptr, 1, 0));
+  const ULONG skip = in->layerId == FWPS_LAYER_OUTBOUND_TRANSPORT_V6 ? 8 : 0;
+  const FWP_VALUE0& remote =
+      in->incomingValue[in->layerId == FWPS_LAYER_OUTBOUND_TRANSPORT_V6
+                            ? static_cast<int>(FWPS_FIELD_OUTBOUND_TRANSPORT_V6_IP_REMOTE_ADDRESS)
+                            : static_cast<int>(FWPS_FIELD_INBOUND_TRANSPORT_V6_IP_REMOTE_ADDRESS)]
+          .value;
+  const bool v6 =
+      remote.type == FWP_BYTE_ARRAY16_TYPE && remote.byteArray16->byteArray16[0] == 0xfd;
+  const bool ok =
+      v6 && data != nullptr && len >= skip + 2 && std::memcmp(data + skip, "ok", 2) == 0;
+  out->actionType = ok ? FWP_ACTION_PERMIT : FWP_ACTION_BLOCK;
+}
+
+// {9a1f4d2e-0b6c-4f43-9d7e-5c2a8e1b7f02}: a callout applies to one layer.
+constexpr GUID kOut6Key = {
+    0x9a1f4d2e, 0x0b6c, 0x4f43, {0x9d, 0x7e, 0x5c, 0x2a, 0x8e, 0x1b, 0x7f, 0x02}};
+constexpr const char* kOut6Text = "9a1f4d2e-0b6c-4f43-9d7e-5c2a8e1b7f02";
+
+TEST_F(CalloutRuntimeTraffic, Ipv6BothWays) {
+  const std::string json = std::string(R"({"xfp_policy": 1,
+    "callouts": [{"key": ")") +
+                           kInspectText +
+                           R"(", "name": "inspect6", "layer": "INBOUND_TRANSPORT_V6"},
+                 {"key": ")" +
+                           kOut6Text + R"(", "name": "out6", "layer": "OUTBOUND_TRANSPORT_V6"}],
+    "filters": [{"name": "in6", "layer": "INBOUND_TRANSPORT_V6", "action": "callout_terminating",
+                 "callout": ")" +
+                           kInspectText + R"(",
+                 "conditions": [{"field": "IP_PROTOCOL", "value": "udp"},
+                                {"field": "IP_LOCAL_PORT", "value": 7701}]},
+                {"name": "out6", "layer": "OUTBOUND_TRANSPORT_V6", "action": "callout_terminating",
+                 "callout": ")" +
+                           kOut6Text + R"(",
+                 "conditions": [{"field": "IP_PROTOCOL", "value": "udp"},
+                                {"field": "IP_REMOTE_PORT", "value": 7702}]}]})";
+  ASSERT_EQ(env_.setUp(json), "");
+  FWPS_CALLOUT1 c{};
+  c.calloutKey = kInspectKey;
+  c.classifyFn = payloadClassify6;
+  ASSERT_EQ(FwpsCalloutRegister1(nullptr, &c, &registered_), STATUS_SUCCESS);
+  FWPS_CALLOUT1 c6 = c;
+  c6.calloutKey = kOut6Key;
+  UINT32 out6 = 0;
+  ASSERT_EQ(FwpsCalloutRegister1(nullptr, &c6, &out6), STATUS_SUCCESS);
+  gClassified = 0;
+  EXPECT_EQ(env_.udp6ToA(7701, {"ok-in", "no-in"}), (std::vector<std::string>{"ok-in"}));
+  EXPECT_EQ(env_.udp6ToB(7702, {"no-out", "ok-out"}), (std::vector<std::string>{"ok-out"}));
+  EXPECT_EQ(gClassified.load(), 4);
+  EXPECT_EQ(FwpsCalloutUnregisterById0(out6), STATUS_SUCCESS);
+}
+
+}  // namespace
+}  // namespace xfp::test
