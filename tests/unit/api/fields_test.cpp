@@ -4,6 +4,7 @@
 #include <fwpsk.h>
 
 #include <cstdint>
+#include <iterator>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -13,38 +14,52 @@
 
 namespace {
 
-TEST(ApiFields, EveryFieldEnumMatchesTheCoreSchema) {
-  int layers = 0;
-#define XFP_CHECK_LAYER(layer)                                                  \
-  do {                                                                          \
-    const xfp::LayerInfo* info = xfp::layerByName(#layer);                      \
-    ASSERT_NE(info, nullptr) << #layer;                                         \
-    EXPECT_EQ(info->fields.size(), size_t{FWPS_FIELD_##layer##_MAX}) << #layer; \
-    EXPECT_EQ(info->id, FWPS_LAYER_##layer) << #layer;                          \
-    ++layers;                                                                   \
-  } while (0);
-  XFP_FWPS_FIELDS_LAYERS(XFP_CHECK_LAYER)
-#undef XFP_CHECK_LAYER
-  EXPECT_EQ(layers, 34);
+// The generated enums as data (one table row each): a test body with one assertion per field
+// would be thousands of expanded macros, minutes to compile under ASan.
+struct LayerRow {
+  const char* layer;
+  size_t max;
+  unsigned id;
+};
+constexpr LayerRow kLayerRows[] = {
+#define XFP_LAYER_ROW(layer) {#layer, size_t{FWPS_FIELD_##layer##_MAX}, FWPS_LAYER_##layer},
+    XFP_FWPS_FIELDS_LAYERS(XFP_LAYER_ROW)
+#undef XFP_LAYER_ROW
+};
 
-  int fields = 0;
-#define XFP_CHECK_FIELD(layer, field)                                      \
-  do {                                                                     \
-    const xfp::LayerInfo* info = xfp::layerByName(#layer);                 \
-    ASSERT_NE(info, nullptr) << #layer;                                    \
-    ASSERT_LT(size_t{FWPS_FIELD_##layer##_##field}, info->fields.size());  \
-    const xfp::FieldInfo& f = info->fields[FWPS_FIELD_##layer##_##field];  \
-    EXPECT_EQ(f.index, FWPS_FIELD_##layer##_##field) << #layer "." #field; \
-    EXPECT_EQ(std::string(f.name), #field) << #layer;                      \
-    ++fields;                                                              \
-  } while (0);
-  XFP_FWPS_FIELDS_ALL(XFP_CHECK_FIELD)
-#undef XFP_CHECK_FIELD
+struct FieldRow {
+  const char* layer;
+  const char* field;
+  size_t index;
+};
+constexpr FieldRow kFieldRows[] = {
+#define XFP_FIELD_ROW(layer, field) {#layer, #field, size_t{FWPS_FIELD_##layer##_##field}},
+    XFP_FWPS_FIELDS_ALL(XFP_FIELD_ROW)
+#undef XFP_FIELD_ROW
+};
+
+TEST(ApiFields, EveryFieldEnumMatchesTheCoreSchema) {
+  for (const LayerRow& row : kLayerRows) {
+    const xfp::LayerInfo* info = xfp::layerByName(row.layer);
+    ASSERT_NE(info, nullptr) << row.layer;
+    EXPECT_EQ(info->fields.size(), row.max) << row.layer;
+    EXPECT_EQ(info->id, row.id) << row.layer;
+  }
+  EXPECT_EQ(std::size(kLayerRows), 34u);
+
+  for (const FieldRow& row : kFieldRows) {
+    const xfp::LayerInfo* info = xfp::layerByName(row.layer);
+    ASSERT_NE(info, nullptr) << row.layer;
+    ASSERT_LT(row.index, info->fields.size()) << row.layer << "." << row.field;
+    const xfp::FieldInfo& f = info->fields[row.index];
+    EXPECT_EQ(f.index, row.index) << row.layer << "." << row.field;
+    EXPECT_EQ(std::string(f.name), row.field) << row.layer;
+  }
   size_t coreFields = 0;
   for (const auto& layer : xfp::allLayers()) {
     coreFields += layer.fields.size();
   }
-  EXPECT_EQ(size_t(fields), coreFields) << "a core schema has no FWPS_FIELDS_* enum";
+  EXPECT_EQ(std::size(kFieldRows), coreFields) << "a core schema has no FWPS_FIELDS_* enum";
 }
 
 TEST(ApiFields, EveryLayerIdMatchesTheCore) {
