@@ -577,3 +577,24 @@ TEST_F(CalloutRuntimeTraffic, Ipv6BothWays) {
 
 }  // namespace
 }  // namespace xfp::test
+
+namespace xfp::test {
+namespace {
+
+// The runtime's flow table is bounded: new flows beyond maxFlows end the least recently seen.
+TEST_F(CalloutRuntimeTraffic, FlowTableIsBounded) {
+  callout::RuntimeOptions options;
+  options.maxFlows = 4;
+  ASSERT_EQ(env_.setUp(policyWithCallout("INBOUND_TRANSPORT_V4", 7801, "IP_LOCAL_PORT"), options),
+            "");
+  registerInspect();
+  int delivered = 0;
+  for (int i = 0; i < 8; ++i) {  // eight flows: a new sending socket each time
+    delivered += static_cast<int>(env_.udpToA(7801, {"ok-" + std::to_string(i)}, 300ms).size());
+  }
+  EXPECT_EQ(delivered, 8);
+  EXPECT_EQ(env_.runtime().stats().flowsEvicted.load(), 4u);
+}
+
+}  // namespace
+}  // namespace xfp::test

@@ -670,9 +670,30 @@ unsigned CalloutRuntime::workerOf(const uint8_t local[16],
 // Flows
 
 std::shared_ptr<Flow> RuntimeImpl::flowFor(const FlowKey& key, bool outbound) {
+  std::shared_ptr<Flow> evicted;
+  {
+    std::lock_guard lock(flowMu);
+    auto it = flows.find(key);
+    if (it != flows.end()) {
+      it->second->lastSeen = Clock::now();
+      return it->second;
+    }
+    if (flows.size() >= options.maxFlows) {
+      // The table is full: the flow seen least recently ends (its flowDeleteFn runs) to make
+      // room -- a flood of new flows cannot grow the runtime without bound.
+      for (const auto& [k, f] : flows) {
+        if (f->classifying == 0 && (!evicted || f->lastSeen < evicted->lastSeen)) {
+          evicted = f;
+        }
+      }
+    }
+  }
+  if (evicted) {
+    endFlow(evicted);
+    stats.flowsEvicted.fetch_add(1);
+  }
   std::lock_guard lock(flowMu);
-  auto it = flows.find(key);
-  if (it != flows.end()) {
+  if (auto it = flows.find(key); it != flows.end()) {
     it->second->lastSeen = Clock::now();
     return it->second;
   }

@@ -38,6 +38,8 @@ struct RuntimeOptions {
   size_t maxPendedBytes = 16u << 20;
   // Punted packets waiting for one worker; beyond this new ones are dropped (overloadDropped).
   size_t maxQueuedPerWorker = 8192;
+  // Flows the runtime tracks at most; a new flow beyond it ends the least recently seen one.
+  size_t maxFlows = 65536;
   // Flows without packets for this long end (flowDeleteFn); TCP flows also end at FIN/RST.
   std::chrono::milliseconds flowIdle{60000};
   // Turn off TSO/GSO on attached interfaces so callouts see wire-sized frames.
@@ -55,7 +57,9 @@ struct RuntimeStats {
   std::atomic<uint64_t> injected{0};
   std::atomic<uint64_t> pluginFaults{0};  // exceptions thrown by plugin code
   std::atomic<uint64_t> flowsEnded{0};
-  std::atomic<uint64_t> overloadDropped{0};  // punted packets a full worker queue refused
+  std::atomic<uint64_t> overloadDropped{0};
+  std::atomic<uint64_t> flowsEvicted{0};  // flows ended early because the table was full  // punted
+                                          // packets a full worker queue refused
 };
 
 class PluginHost;
