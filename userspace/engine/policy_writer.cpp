@@ -1005,4 +1005,6 @@ Result<Policy> restorePolicy(const PersistentObjects& o) {
   return policy;
 }
 
+#undef XFP_TRY
+
 }  // namespace xfp::engine
