@@ -287,21 +287,100 @@ static __always_inline __u32 xfp_packet_layers(
   return verdict;
 }
 
+/* One net event for the packet's final verdict, if events of that kind are on and this CPU's
+ * token bucket has credit. The deciding layer is the first evaluated one whose result matches
+ * the verdict (a block), or the ALE stage. */
+static __always_inline void xfp_net_event(const struct xfp_pkt* pkt,
+                                          __u32 ifindex,
+                                          int inbound,
+                                          __u32 verdict) {
+  __u32 zero = 0;
+  const struct xfp_cfg* cfg = bpf_map_lookup_elem(&xfp_cfg, &zero);
+  const __u32 flags = cfg ? cfg->flags : 0;
+  if (verdict == XFP_VERDICT_BLOCK ? (flags & XFP_CFG_NO_DROP_EVENTS)
+                                   : !(flags & XFP_CFG_ALLOW_EVENTS)) {
+    return;
+  }
+  struct xfp_event_bucket* b = bpf_map_lookup_elem(&xfp_event_bucket, &zero);
+  if (!b) {
+    return;
+  }
+  const __u64 rate = cfg && cfg->event_rate ? cfg->event_rate : XFP_EVENT_RATE_DEFAULT;
+  const __u64 cost = 1000000000ull / rate;
+  const __u64 now = bpf_ktime_get_ns();
+  __u64 credit = b->tokens_ns + (now - b->last_ns);
+  if (credit > 1000000000ull) {
+    credit = 1000000000ull; /* at most one second's worth of burst */
+  }
+  b->last_ns = now;
+  if (credit < cost) {
+    b->tokens_ns = credit;
+    b->suppressed++;
+    return;
+  }
+  b->tokens_ns = credit - cost;
+  struct xfp_net_event* e = bpf_ringbuf_reserve(&xfp_events, sizeof(*e), 0);
+  if (!e) {
+    b->suppressed++;
+    return;
+  }
+  e->timestamp_ns = now;
+  e->filter_id = 0;
+  e->ifindex = ifindex;
+  e->layer_slot = XFP_LS_ALE;
+  e->verdict = (__u8)verdict;
+  e->inbound = (__u8)inbound;
+  e->ip_proto = pkt->ip_proto;
+  __builtin_memcpy(e->src_addr, pkt->src_addr, 16);
+  __builtin_memcpy(e->dst_addr, pkt->dst_addr, 16);
+  e->src_port = pkt->src_port;
+  e->dst_port = pkt->dst_port;
+  e->flags = pkt->flags;
+  const struct xfp_scratch* sc = bpf_map_lookup_elem(&xfp_scratch, &zero);
+  const struct xfp_gen* g = bpf_map_lookup_elem(&xfp_gen, &zero);
+  if (sc && g) {
+    __u32 half = (__u32)(g->generation & 1);
+    const struct xfp_half* gen = bpf_map_lookup_elem(&xfp_halves, &half);
+    for (__u32 ls = 0; ls < XFP_LS_COUNT; ls++) {
+      if (!(sc->evaluated & (1u << ls))) {
+        continue;
+      }
+      const struct xfp_result* r = &sc->res[ls];
+      if (verdict == XFP_VERDICT_BLOCK ? r->verdict != XFP_VERDICT_BLOCK
+                                       : r->verdict != XFP_VERDICT_PERMIT) {
+        continue;
+      }
+      e->layer_slot = (__u8)ls;
+      if (gen && r->filter != XFP_NONE) {
+        __u32 fk = gen->filter_off + r->filter;
+        const struct xfp_filter* f = bpf_map_lookup_elem(&xfp_filters, &fk);
+        if (f) {
+          e->filter_id = f->filter_id;
+        }
+      }
+      break;
+    }
+  }
+  bpf_ringbuf_submit(e, 0);
+}
+
 /* Stage 1 of a hook: the packet layers, then the ALE stage for what they permit. Returns
  * XFP_VERDICT_PERMIT, XFP_VERDICT_BLOCK or XFP_VERDICT_PUNT (ps->reason says why). */
 static __always_inline __u32 xfp_enforce(
     const struct xfp_pkt* pkt, __u32 ifindex, int inbound, __u32 bytes, struct xfp_punt_state* ps) {
   __u32 v = xfp_packet_layers(pkt, ifindex, inbound, bytes, ps);
-  if (v != XFP_VERDICT_PERMIT || !(pkt->flags & (XFP_PKT_F_IPV4 | XFP_PKT_F_IPV6))) {
-    return v;
-  }
-  v = xfp_ale(pkt, inbound, ps);
-  if (v != XFP_VERDICT_PERMIT) {
-    __u32 zero = 0;
-    struct xfp_scratch* sc = bpf_map_lookup_elem(&xfp_scratch, &zero);
-    if (sc) {
-      sc->final_verdict = v;
+  if (v == XFP_VERDICT_PERMIT && (pkt->flags & (XFP_PKT_F_IPV4 | XFP_PKT_F_IPV6))) {
+    v = xfp_ale(pkt, inbound, ps);
+    if (v != XFP_VERDICT_PERMIT) {
+      __u32 zero = 0;
+      struct xfp_scratch* sc = bpf_map_lookup_elem(&xfp_scratch, &zero);
+      if (sc) {
+        sc->final_verdict = v;
+      }
     }
+  }
+  if (v != XFP_VERDICT_PUNT) {
+    xfp_net_event(pkt, ifindex, inbound, v);
   }
   return v;
 }

@@ -157,4 +157,18 @@ struct {
   __type(value, struct xfp_ale_flow);
 } xfp_ale_flows SEC(".maps");
 
+/* net events of both hooks (xfp_net_event records) */
+struct {
+  __uint(type, BPF_MAP_TYPE_RINGBUF);
+  __uint(max_entries, 1u << 20);
+} xfp_events SEC(".maps");
+
+/* key 0 -> this CPU's net-event token bucket */
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct xfp_event_bucket);
+} xfp_event_bucket SEC(".maps");
+
 #endif /* XFP_BPF_POLICY_MAPS_H */

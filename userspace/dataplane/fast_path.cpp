@@ -12,6 +12,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <functional>
 
 #include "userspace/dataplane/mmap_array.h"
 #include "userspace/dataplane/percpu_map.h"
@@ -42,7 +43,9 @@ constexpr const char* kShared[] = {"xfp_gen",
                                    "xfp_cfg",
                                    "xfp_runtime",
                                    "xfp_ale_cfg",
-                                   "xfp_ale_flows"};
+                                   "xfp_ale_flows",
+                                   "xfp_events",
+                                   "xfp_event_bucket"};
 
 }  // namespace
 
@@ -396,14 +399,50 @@ BpfResult<void> FastPath::setCalloutLive(uint32_t calloutId, bool live) {
   return {};
 }
 
-BpfResult<void> FastPath::setFlowCache(bool enabled) {
+namespace {
+
+BpfResult<void> updateCfg(int fd, const std::function<void(xfp_cfg&)>& change) {
   const uint32_t key = 0;
-  xfp_cfg cfg{enabled ? 0u : static_cast<uint32_t>(XFP_CFG_NO_FLOW_CACHE), 0};
-  if (int err = bpf_map_update_elem(bpf_map__fd(impl_->xdp->maps.xfp_cfg), &key, &cfg, BPF_ANY);
-      err != 0) {
+  xfp_cfg cfg{};
+  if (int err = bpf_map_lookup_elem(fd, &key, &cfg); err != 0) {
+    return bpfFailure(err, "read xfp_cfg");
+  }
+  change(cfg);
+  if (int err = bpf_map_update_elem(fd, &key, &cfg, BPF_ANY); err != 0) {
     return bpfFailure(err, "write xfp_cfg");
   }
   return {};
+}
+
+}  // namespace
+
+BpfResult<void> FastPath::setFlowCache(bool enabled) {
+  return updateCfg(bpf_map__fd(impl_->xdp->maps.xfp_cfg), [&](xfp_cfg& c) {
+    c.flags = enabled ? (c.flags & ~uint32_t{XFP_CFG_NO_FLOW_CACHE})
+                      : (c.flags | uint32_t{XFP_CFG_NO_FLOW_CACHE});
+  });
+}
+
+BpfResult<void> FastPath::setNetEvents(bool drops, bool allows, uint32_t perSecondPerCpu) {
+  return updateCfg(bpf_map__fd(impl_->xdp->maps.xfp_cfg), [&](xfp_cfg& c) {
+    c.flags &= ~uint32_t{XFP_CFG_NO_DROP_EVENTS | XFP_CFG_ALLOW_EVENTS};
+    c.flags |= (drops ? 0u : uint32_t{XFP_CFG_NO_DROP_EVENTS}) |
+               (allows ? uint32_t{XFP_CFG_ALLOW_EVENTS} : 0u);
+    c.event_rate = perSecondPerCpu;
+  });
+}
+
+BpfResult<uint64_t> FastPath::netEventsSuppressed() const {
+  const uint32_t key = 0;
+  auto per = lookupPerCpu<xfp_event_bucket>(bpf_map__fd(impl_->xdp->maps.xfp_event_bucket), key);
+  if (!per) {
+    return tl::unexpected(per.error());
+  }
+  uint64_t sum = 0;
+  for (const auto& b : *per) {
+    sum += b.suppressed;
+  }
+  return sum;
 }
 
 int FastPath::xdpProgFd() const {

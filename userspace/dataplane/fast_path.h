@@ -81,6 +81,13 @@ class FastPath {
   // Switches the flow cache on (default) or off (every packet walks the compiled trees).
   [[nodiscard]] BpfResult<void> setFlowCache(bool enabled);
 
+  // Net events (ring buffer xfp_events, read with NetEventReader): one per dropped packet
+  // (default on) and per permitted one (default off), at most perSecondPerCpu per CPU (0: the
+  // default, XFP_EVENT_RATE_DEFAULT). netEventsSuppressed: events the rate limit or a full ring
+  // refused, summed over CPUs.
+  [[nodiscard]] BpfResult<void> setNetEvents(bool drops, bool allows, uint32_t perSecondPerCpu = 0);
+  [[nodiscard]] BpfResult<uint64_t> netEventsSuppressed() const;
+
   [[nodiscard]] int xdpProgFd() const;
   [[nodiscard]] int tcProgFd() const;
   // xfp_tc_inject: delivers the callout runtime's inbound injections (punt_io.h, InjectPort).

@@ -289,11 +289,13 @@ XFP_STATIC_ASSERT(sizeof(struct xfp_layer_stats) == 48, "struct xfp_layer_stats 
 
 /* xfp_cfg[0]: run-time switches of the fast path. */
 enum {
-  XFP_CFG_NO_FLOW_CACHE = 1u << 0, /* classify every packet (benchmarks of the cold path) */
+  XFP_CFG_NO_FLOW_CACHE = 1u << 0,  /* classify every packet (benchmarks of the cold path) */
+  XFP_CFG_NO_DROP_EVENTS = 1u << 1, /* no net event for a dropped packet (default: one each) */
+  XFP_CFG_ALLOW_EVENTS = 1u << 2,   /* a net event for every permitted packet too */
 };
 struct xfp_cfg {
   __u32 flags;
-  __u32 _pad;
+  __u32 event_rate; /* net events per second and CPU at most (0: XFP_EVENT_RATE_DEFAULT) */
 };
 XFP_STATIC_ASSERT(sizeof(struct xfp_cfg) == 8, "struct xfp_cfg is ABI");
 
@@ -441,5 +443,35 @@ struct xfp_ale_flow {
 };
 XFP_STATIC_ASSERT(sizeof(struct xfp_ale_flow) == 24, "struct xfp_ale_flow is ABI");
 #define XFP_ALE_FLOWS (1u << 17)
+
+/* ---------------------------------------------------------------------------------------------
+ * Net events (wfp-model.md §7.7): one record in the ring buffer xfp_events per dropped packet
+ * (and per permitted one when XFP_CFG_ALLOW_EVENTS), rate-limited per CPU by a token bucket;
+ * what the bucket refuses is counted in xfp_event_bucket.suppressed. */
+#define XFP_EVENT_RATE_DEFAULT 10000
+#define XFP_LS_ALE 0xFE /* the ALE stage decided (no fast-path layer slot) */
+
+struct xfp_net_event {
+  __u64 timestamp_ns; /* bpf_ktime_get_ns() */
+  __u64 filter_id;    /* the deciding filter's WFP filterId, 0 if none (ALE, default action) */
+  __u32 ifindex;
+  __u8 layer_slot; /* XFP_LS_* of the deciding layer, or XFP_LS_ALE */
+  __u8 verdict;    /* XFP_VERDICT_BLOCK or XFP_VERDICT_PERMIT */
+  __u8 inbound;
+  __u8 ip_proto;
+  __u8 src_addr[16]; /* as in struct xfp_pkt */
+  __u8 dst_addr[16];
+  __u16 src_port;
+  __u16 dst_port;
+  __u32 flags; /* XFP_PKT_F_* of the packet */
+};
+XFP_STATIC_ASSERT(sizeof(struct xfp_net_event) == 64, "struct xfp_net_event is ABI");
+
+struct xfp_event_bucket {
+  __u64 last_ns;
+  __u64 tokens_ns; /* credit in ns of the rate: one event costs 1e9 / rate */
+  __u64 suppressed;
+};
+XFP_STATIC_ASSERT(sizeof(struct xfp_event_bucket) == 24, "struct xfp_event_bucket is ABI");
 
 #endif /* XFP_ABI_H */
