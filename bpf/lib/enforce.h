@@ -287,9 +287,9 @@ static __always_inline __u32 xfp_packet_layers(
   return verdict;
 }
 
-/* One net event for the packet's final verdict, if events of that kind are on and this CPU's
- * token bucket has credit. The deciding layer is the first evaluated one whose result matches
- * the verdict (a block), or the ALE stage. */
+/* One net event for the packet's final verdict, if events of that kind are on and this CPU has
+ * budget left. The deciding layer is the first evaluated one whose result matches the verdict,
+ * or the ALE stage. */
 static __always_inline void xfp_net_event(const struct xfp_pkt* pkt,
                                           __u32 ifindex,
                                           int inbound,
@@ -301,30 +301,23 @@ static __always_inline void xfp_net_event(const struct xfp_pkt* pkt,
                                    : !(flags & XFP_CFG_ALLOW_EVENTS)) {
     return;
   }
-  struct xfp_event_bucket* b = bpf_map_lookup_elem(&xfp_event_bucket, &zero);
-  if (!b) {
+  __u64* budget = bpf_map_lookup_elem(&xfp_event_budget, &zero);
+  struct xfp_event_stats* st = bpf_map_lookup_elem(&xfp_event_stats, &zero);
+  if (!budget || !st) {
     return;
   }
-  const __u64 rate = cfg && cfg->event_rate ? cfg->event_rate : XFP_EVENT_RATE_DEFAULT;
-  const __u64 cost = 1000000000ull / rate;
-  const __u64 now = bpf_ktime_get_ns();
-  __u64 credit = b->tokens_ns + (now - b->last_ns);
-  if (credit > 1000000000ull) {
-    credit = 1000000000ull; /* at most one second's worth of burst */
-  }
-  b->last_ns = now;
-  if (credit < cost) {
-    b->tokens_ns = credit;
-    b->suppressed++;
+  if (*budget == 0) {
+    st->suppressed++;
     return;
   }
-  b->tokens_ns = credit - cost;
   struct xfp_net_event* e = bpf_ringbuf_reserve(&xfp_events, sizeof(*e), 0);
   if (!e) {
-    b->suppressed++;
+    st->suppressed++;
     return;
   }
-  e->timestamp_ns = now;
+  (*budget)--;
+  st->emitted++;
+  e->timestamp_ns = bpf_ktime_get_coarse_ns();
   e->filter_id = 0;
   e->ifindex = ifindex;
   e->layer_slot = XFP_LS_ALE;

@@ -163,12 +163,20 @@ struct {
   __uint(max_entries, 1u << 20);
 } xfp_events SEC(".maps");
 
-/* key 0 -> this CPU's net-event token bucket */
+/* key 0 -> net events this CPU may still emit (refilled by the consumer) */
 struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
   __uint(max_entries, 1);
   __type(key, __u32);
-  __type(value, struct xfp_event_bucket);
-} xfp_event_bucket SEC(".maps");
+  __type(value, __u64);
+} xfp_event_budget SEC(".maps");
+
+/* key 0 -> this CPU's net-event counters */
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct xfp_event_stats);
+} xfp_event_stats SEC(".maps");
 
 #endif /* XFP_BPF_POLICY_MAPS_H */

@@ -1,6 +1,6 @@
 // Net events: the real XDP program emits one xfp_net_event per dropped packet with the deciding
-// filter, layer and 5-tuple; permitted packets only when allow events are on; a per-CPU token
-// bucket limits the rate and counts what it refuses.
+// filter, layer and 5-tuple; permitted packets only when allow events are on; each CPU emits at
+// most the budget the reader grants it, and what is refused is counted.
 #include "userspace/dataplane/net_events.h"
 
 #include <linux/bpf.h>
@@ -38,7 +38,7 @@ class NetEvents : public testing::Test {
  protected:
   void SetUp() override {
     XFP_REQUIRE_ROOT();
-    test::pinToCurrentCpu();  // the token bucket is per CPU
+    test::pinToCurrentCpu();  // the budget is per CPU
     auto fp = dataplane::FastPath::load();
     ASSERT_TRUE(fp) << fp.error().describe();
     fp_ = std::move(*fp);
@@ -47,7 +47,8 @@ class NetEvents : public testing::Test {
     auto compiled = compiler::compile(policy_);
     ASSERT_TRUE(compiled) << compiled.error().message;
     ASSERT_TRUE(fp_->commit(*compiled));
-    auto reader = dataplane::NetEventReader::open(fp_->mapFd("xfp_events"));
+    auto reader =
+        dataplane::NetEventReader::open(fp_->mapFd("xfp_events"), fp_->mapFd("xfp_event_budget"));
     ASSERT_TRUE(reader) << reader.error().describe();
     reader_ = std::move(*reader);
   }
@@ -111,17 +112,30 @@ TEST_F(NetEvents, PermitsOnlyWhenAllowEventsAreOn) {
   EXPECT_TRUE(drain().empty());
 }
 
-TEST_F(NetEvents, RateLimitedPerCpuAndCounted) {
-  ASSERT_TRUE(fp_->setNetEvents(true, false, 5));  // five a second: a burst of five, then none
-  auto before = fp_->netEventsSuppressed();
+TEST_F(NetEvents, BudgetLimitsTheRateAndRefusalsAreCounted) {
+  // A reader granting 50 events a second gives each CPU 5 per refill.
+  reader_.reset();
+  auto reader =
+      dataplane::NetEventReader::open(fp_->mapFd("xfp_events"), fp_->mapFd("xfp_event_budget"), 50);
+  ASSERT_TRUE(reader) << reader.error().describe();
+  reader_ = std::move(*reader);
+  auto before = fp_->netEventCounts();
   ASSERT_TRUE(before);
-  ASSERT_EQ(send(53, 50), uint32_t{XDP_DROP});
-  const auto events = drain();
-  auto after = fp_->netEventsSuppressed();
+  ASSERT_EQ(send(53, 40), uint32_t{XDP_DROP});
+  std::vector<xfp_net_event> events;
+  reader_->poll(events, 20ms);
+  auto after = fp_->netEventCounts();
   ASSERT_TRUE(after);
-  EXPECT_GE(events.size(), 5u);
-  EXPECT_LE(events.size(), 6u);  // a sixth if the loop took longer than 200 ms
-  EXPECT_EQ(events.size() + (*after - *before), 50u);
+  EXPECT_EQ(events.size(), 5u);
+  EXPECT_EQ(after->emitted - before->emitted, 5u);
+  EXPECT_EQ(after->suppressed - before->suppressed, 35u);
+  // Without a reader there is no budget: no event at all.
+  reader_.reset();
+  auto quiet = fp_->netEventCounts();
+  ASSERT_EQ(send(53, 3), uint32_t{XDP_DROP});
+  auto later = fp_->netEventCounts();
+  EXPECT_EQ(later->emitted, quiet->emitted);
+  EXPECT_EQ(later->suppressed - quiet->suppressed, 3u);
 }
 
 }  // namespace

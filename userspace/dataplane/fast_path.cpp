@@ -45,7 +45,8 @@ constexpr const char* kShared[] = {"xfp_gen",
                                    "xfp_ale_cfg",
                                    "xfp_ale_flows",
                                    "xfp_events",
-                                   "xfp_event_bucket"};
+                                   "xfp_event_budget",
+                                   "xfp_event_stats"};
 
 }  // namespace
 
@@ -423,24 +424,24 @@ BpfResult<void> FastPath::setFlowCache(bool enabled) {
   });
 }
 
-BpfResult<void> FastPath::setNetEvents(bool drops, bool allows, uint32_t perSecondPerCpu) {
+BpfResult<void> FastPath::setNetEvents(bool drops, bool allows) {
   return updateCfg(bpf_map__fd(impl_->xdp->maps.xfp_cfg), [&](xfp_cfg& c) {
     c.flags &= ~uint32_t{XFP_CFG_NO_DROP_EVENTS | XFP_CFG_ALLOW_EVENTS};
     c.flags |= (drops ? 0u : uint32_t{XFP_CFG_NO_DROP_EVENTS}) |
                (allows ? uint32_t{XFP_CFG_ALLOW_EVENTS} : 0u);
-    c.event_rate = perSecondPerCpu;
   });
 }
 
-BpfResult<uint64_t> FastPath::netEventsSuppressed() const {
+BpfResult<NetEventCounts> FastPath::netEventCounts() const {
   const uint32_t key = 0;
-  auto per = lookupPerCpu<xfp_event_bucket>(bpf_map__fd(impl_->xdp->maps.xfp_event_bucket), key);
+  auto per = lookupPerCpu<xfp_event_stats>(bpf_map__fd(impl_->xdp->maps.xfp_event_stats), key);
   if (!per) {
     return tl::unexpected(per.error());
   }
-  uint64_t sum = 0;
-  for (const auto& b : *per) {
-    sum += b.suppressed;
+  NetEventCounts sum;
+  for (const auto& c : *per) {
+    sum.emitted += c.emitted;
+    sum.suppressed += c.suppressed;
   }
   return sum;
 }

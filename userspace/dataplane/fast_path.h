@@ -40,6 +40,11 @@ struct FilterCounters {
   uint64_t bytes = 0;
 };
 
+struct NetEventCounts {
+  uint64_t emitted = 0;
+  uint64_t suppressed = 0;  // over a CPU's budget, or the ring was full
+};
+
 struct CommitStats {
   uint64_t generation = 0;
   double graceMs = 0;  // waiting for packets on the old half (membarrier) + zeroing freed counters
@@ -81,12 +86,10 @@ class FastPath {
   // Switches the flow cache on (default) or off (every packet walks the compiled trees).
   [[nodiscard]] BpfResult<void> setFlowCache(bool enabled);
 
-  // Net events (ring buffer xfp_events, read with NetEventReader): one per dropped packet
-  // (default on) and per permitted one (default off), at most perSecondPerCpu per CPU (0: the
-  // default, XFP_EVENT_RATE_DEFAULT). netEventsSuppressed: events the rate limit or a full ring
-  // refused, summed over CPUs.
-  [[nodiscard]] BpfResult<void> setNetEvents(bool drops, bool allows, uint32_t perSecondPerCpu = 0);
-  [[nodiscard]] BpfResult<uint64_t> netEventsSuppressed() const;
+  // Net events (ring buffer xfp_events, read with NetEventReader, which also gives each CPU its
+  // budget): one per dropped packet (default on) and per permitted one (default off).
+  [[nodiscard]] BpfResult<void> setNetEvents(bool drops, bool allows);
+  [[nodiscard]] BpfResult<NetEventCounts> netEventCounts() const;
 
   [[nodiscard]] int xdpProgFd() const;
   [[nodiscard]] int tcProgFd() const;

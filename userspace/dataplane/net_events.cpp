@@ -1,5 +1,6 @@
 #include "userspace/dataplane/net_events.h"
 
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include <cerrno>
@@ -7,18 +8,43 @@
 
 namespace xfp::dataplane {
 
-BpfResult<std::unique_ptr<NetEventReader>> NetEventReader::open(int eventsMapFd) {
+BpfResult<std::unique_ptr<NetEventReader>> NetEventReader::open(int eventsMapFd,
+                                                                int budgetMapFd,
+                                                                uint32_t perSecondPerCpu) {
   std::unique_ptr<NetEventReader> r(new NetEventReader());
+  r->budgetFd_ = budgetMapFd;
+  r->rate_ = perSecondPerCpu;
   errno = 0;
   r->rb_ = ring_buffer__new(eventsMapFd, &NetEventReader::onRecord, r.get(), nullptr);
   if (r->rb_ == nullptr) {
     return bpfFailure(-errno, "open the net event ring buffer");
   }
+  r->refill();
   return r;
 }
 
 NetEventReader::~NetEventReader() {
   ring_buffer__free(rb_);
+  // No reader, no events: take the budget back.
+  const int cpus = libbpf_num_possible_cpus();
+  if (cpus > 0) {
+    std::vector<uint64_t> zero(static_cast<size_t>(cpus), 0);
+    const uint32_t key = 0;
+    bpf_map_update_elem(budgetFd_, &key, zero.data(), BPF_ANY);
+  }
+}
+
+void NetEventReader::refill() {
+  const int cpus = libbpf_num_possible_cpus();
+  if (cpus <= 0) {
+    return;
+  }
+  // A tenth of a second's worth per CPU, at least one (the budget is replaced, not added to).
+  const uint64_t grant = rate_ / 10 > 0 ? rate_ / 10 : 1;
+  std::vector<uint64_t> values(static_cast<size_t>(cpus), grant);
+  const uint32_t key = 0;
+  bpf_map_update_elem(budgetFd_, &key, values.data(), BPF_ANY);
+  lastRefill_ = std::chrono::steady_clock::now();
 }
 
 int NetEventReader::onRecord(void* ctx, void* data, size_t size) {
@@ -36,6 +62,9 @@ size_t NetEventReader::poll(std::vector<xfp_net_event>& out, std::chrono::millis
   sink_ = &out;
   ring_buffer__poll(rb_, static_cast<int>(timeout.count()));
   sink_ = nullptr;
+  if (std::chrono::steady_clock::now() - lastRefill_ >= std::chrono::milliseconds(100)) {
+    refill();
+  }
   return out.size() - before;
 }
 

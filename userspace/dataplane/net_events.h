@@ -1,9 +1,13 @@
 // NetEventReader: consumes the fast path's net events (ring buffer xfp_events, struct
 // xfp_net_event: the deciding filter, layer, verdict and 5-tuple of a dropped -- or, when
-// enabled, permitted -- packet; FastPath::setNetEvents switches them).
+// enabled, permitted -- packet; FastPath::setNetEvents switches them) and enforces their rate:
+// every 100 ms of polling it grants each CPU a tenth of `perSecondPerCpu` events
+// (xfp_event_budget), so the packet path never reads a clock for the limit. Without a reader no
+// CPU has budget and no event is produced.
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <vector>
 
@@ -16,7 +20,10 @@ namespace xfp::dataplane {
 
 class NetEventReader {
  public:
-  [[nodiscard]] static BpfResult<std::unique_ptr<NetEventReader>> open(int eventsMapFd);
+  static constexpr uint32_t kDefaultRate = 10000;  // events per second and CPU
+
+  [[nodiscard]] static BpfResult<std::unique_ptr<NetEventReader>> open(
+      int eventsMapFd, int budgetMapFd, uint32_t perSecondPerCpu = kDefaultRate);
   ~NetEventReader();
   NetEventReader(const NetEventReader&) = delete;
   NetEventReader& operator=(const NetEventReader&) = delete;
@@ -27,7 +34,11 @@ class NetEventReader {
  private:
   NetEventReader() = default;
   static int onRecord(void* ctx, void* data, size_t size);
+  void refill();
   ring_buffer* rb_ = nullptr;
+  int budgetFd_ = -1;
+  uint32_t rate_ = kDefaultRate;
+  std::chrono::steady_clock::time_point lastRefill_{};
   std::vector<xfp_net_event>* sink_ = nullptr;
 };
 

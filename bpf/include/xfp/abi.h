@@ -295,7 +295,7 @@ enum {
 };
 struct xfp_cfg {
   __u32 flags;
-  __u32 event_rate; /* net events per second and CPU at most (0: XFP_EVENT_RATE_DEFAULT) */
+  __u32 _pad;
 };
 XFP_STATIC_ASSERT(sizeof(struct xfp_cfg) == 8, "struct xfp_cfg is ABI");
 
@@ -446,13 +446,13 @@ XFP_STATIC_ASSERT(sizeof(struct xfp_ale_flow) == 24, "struct xfp_ale_flow is ABI
 
 /* ---------------------------------------------------------------------------------------------
  * Net events (wfp-model.md §7.7): one record in the ring buffer xfp_events per dropped packet
- * (and per permitted one when XFP_CFG_ALLOW_EVENTS), rate-limited per CPU by a token bucket;
- * what the bucket refuses is counted in xfp_event_bucket.suppressed. */
-#define XFP_EVENT_RATE_DEFAULT 10000
+ * (and per permitted one when XFP_CFG_ALLOW_EVENTS), within a per-CPU budget the consumer refills
+ * (xfp_event_budget, events allowed until the next refill: a rate limit without a clock read on
+ * the packet path). What the budget or a full ring refuses is counted in xfp_event_stats. */
 #define XFP_LS_ALE 0xFE /* the ALE stage decided (no fast-path layer slot) */
 
 struct xfp_net_event {
-  __u64 timestamp_ns; /* bpf_ktime_get_ns() */
+  __u64 timestamp_ns; /* bpf_ktime_get_coarse_ns() (CLOCK_MONOTONIC_COARSE) */
   __u64 filter_id;    /* the deciding filter's WFP filterId, 0 if none (ALE, default action) */
   __u32 ifindex;
   __u8 layer_slot; /* XFP_LS_* of the deciding layer, or XFP_LS_ALE */
@@ -467,11 +467,10 @@ struct xfp_net_event {
 };
 XFP_STATIC_ASSERT(sizeof(struct xfp_net_event) == 64, "struct xfp_net_event is ABI");
 
-struct xfp_event_bucket {
-  __u64 last_ns;
-  __u64 tokens_ns; /* credit in ns of the rate: one event costs 1e9 / rate */
-  __u64 suppressed;
+struct xfp_event_stats {
+  __u64 emitted;
+  __u64 suppressed; /* over the budget, or the ring was full */
 };
-XFP_STATIC_ASSERT(sizeof(struct xfp_event_bucket) == 24, "struct xfp_event_bucket is ABI");
+XFP_STATIC_ASSERT(sizeof(struct xfp_event_stats) == 16, "struct xfp_event_stats is ABI");
 
 #endif /* XFP_ABI_H */
