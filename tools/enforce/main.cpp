@@ -5,6 +5,7 @@
 // The forerunner of xfpd (issue 5), used by tools/demo in its own network namespaces.
 // Exit status: 0 done, 2 bad command line, 3 policy error, 4 plugin error, 5 kernel (load/attach)
 // error.
+#include <arpa/inet.h>
 #include <net/if.h>
 
 #include <atomic>
@@ -21,6 +22,7 @@
 #include "userspace/callout/runtime.h"
 #include "userspace/core/policy_file.h"
 #include "userspace/dataplane/fast_path.h"
+#include "userspace/dataplane/net_events.h"
 
 namespace {
 
@@ -28,6 +30,27 @@ std::atomic<bool> gStop{false};
 
 void onSignal(int) {
   gStop = true;
+}
+
+// "udp 10.0.0.1:4000 -> 10.0.0.2:53 (in)" for a net event.
+std::string describeFlow(const xfp_net_event& e) {
+  const bool v6 = (e.flags & XFP_PKT_F_IPV6) != 0;
+  char src[INET6_ADDRSTRLEN] = "?";
+  char dst[INET6_ADDRSTRLEN] = "?";
+  inet_ntop(v6 ? AF_INET6 : AF_INET, e.src_addr, src, sizeof src);
+  inet_ntop(v6 ? AF_INET6 : AF_INET, e.dst_addr, dst, sizeof dst);
+  const char* proto = e.ip_proto == 6    ? "tcp"
+                      : e.ip_proto == 17 ? "udp"
+                      : e.ip_proto == 1  ? "icmp"
+                      : e.ip_proto == 58 ? "icmpv6"
+                                         : "ip";
+  return fmt::format("{} {}:{} -> {}:{} ({})",
+                     proto,
+                     src,
+                     e.src_port,
+                     dst,
+                     e.dst_port,
+                     e.inbound != 0 ? "in" : "out");
 }
 
 }  // namespace
@@ -49,6 +72,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 64));
   app.add_option("--pend-timeout", pendTimeout, "seconds before a pended classify is blocked")
       ->check(CLI::PositiveNumber);
+  bool events = false;
+  app.add_flag("--events", events, "print a net event for every dropped packet (rate-limited)");
   app.add_option("--interface", interface, "interface to attach to (XDP + tc egress)")->required();
   app.add_option("--duration", duration, "seconds to enforce (0: until SIGINT/SIGTERM)");
   app.add_option("--pin", pinDir, "pin maps and programs under this bpffs directory");
@@ -121,8 +146,40 @@ int main(int argc, char** argv) {
       plugins.size());
   std::fflush(stdout);
   const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(duration);
+  std::unique_ptr<xfp::dataplane::NetEventReader> reader;
+  if (events) {
+    auto r = xfp::dataplane::NetEventReader::open((*fp)->mapFd("xfp_events"),
+                                                  (*fp)->mapFd("xfp_event_budget"));
+    if (!r) {
+      std::cerr << "xfp-enforce: " << r.error().describe() << "\n";
+      return 5;
+    }
+    reader = std::move(*r);
+  }
+  std::vector<xfp_net_event> batch;
   while (!gStop && (duration <= 0 || std::chrono::steady_clock::now() < until)) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (!reader) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      continue;
+    }
+    batch.clear();
+    reader->poll(batch, std::chrono::milliseconds(50));
+    for (const xfp_net_event& e : batch) {
+      std::string filter = "-";
+      (*runtime)->withPolicy([&](const xfp::Policy& p) {
+        if (const xfp::Filter* f = p.filterById(e.filter_id)) {
+          filter = fmt::format("{} \"{}\"", e.filter_id, f->displayData.name.value_or(""));
+        }
+      });
+      fmt::print("net event: {} {} at {} by filter {}\n",
+                 e.verdict == XFP_VERDICT_BLOCK ? "DROP" : "PERMIT",
+                 describeFlow(e),
+                 e.layer_slot < XFP_LS_COUNT
+                     ? xfp::layerById(xfp::fastpath::layerIdOf(e.layer_slot))->fullName()
+                     : std::string("the ALE stage"),
+                 filter);
+    }
+    std::fflush(stdout);
   }
   fmt::print("filter hits (the filter that decided in the fast path):\n");
   (*runtime)->withPolicy([&](const xfp::Policy& p) {
