@@ -1,0 +1,187 @@
+// xfp::engine::Engine: the in-process core of xfpd's Base Filtering Engine (wfp-model.md §7):
+// the committed policy, sessions (§7.1), transactions (§7.2), object calls (§7.3),
+// enumeration handles (§7.4), filter change subscriptions (§7.6) and the persistence hook
+// (§7.5). No I/O of its own besides the optional Store; no data path: every commit hands the new
+// policy and its generation to `onCommit`, which the daemon uses to compile and publish one
+// data-path generation per commit. Thread-safe: every call may come from any thread.
+// Reference: docs/engine.md ("Sessions and transactions").
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <vector>
+
+#include "userspace/core/objects.h"
+#include "userspace/core/policy.h"
+#include "userspace/core/result.h"
+#include "userspace/engine/enum_template.h"
+#include "userspace/engine/session.h"
+#include "userspace/engine/store.h"
+#include "userspace/engine/subscriptions.h"
+#include "userspace/engine/transaction.h"
+
+namespace xfp::engine {
+
+using EnumHandle = uint64_t;  // never 0, never reused
+
+// Called once per commit that changed something, after the policy is published and before the
+// change notifications, with the writer lock still held: calls arrive in generation order. Must
+// not call back into the engine.
+using CommitHook = std::function<void(const Policy& policy, uint64_t generation)>;
+
+struct EngineOptions {
+  // Begin's wait for the write lock when the session asks for the default (0): 15 s.
+  std::chrono::milliseconds defaultTxnWaitTimeout{15000};
+  // How long a user-mode explicit transaction may hold the write lock (one hour in WFP); past it
+  // the engine aborts the transaction and the session's next call fails with FWP_E_TXN_ABORTED.
+  std::chrono::milliseconds txnLockTimeout{std::chrono::hours(1)};
+  // Where persistent objects go: saved before publishing each commit that added or deleted a
+  // persistent object (not owned; may be null: nothing is stored).
+  Store* store = nullptr;
+  CommitHook onCommit;
+};
+
+class Engine {
+ public:
+  // `initial` is the policy to start from (e.g. Store::load()'s); generation 0, no hook call.
+  explicit Engine(EngineOptions options = {}, Policy initial = Policy());
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+  ~Engine();  // no call may be in flight
+
+  // --- Sessions (§7.1) ---
+  // FWP_E_INVALID_FLAGS (unknown flags), FWP_E_ALREADY_EXISTS (the key of an open session).
+  Result<SessionId> open(const SessionOptions& options);
+  // Aborts the session's transaction, drops its enumeration handles and subscriptions, then
+  // (dynamic session) deletes every object it added, as one commit. Waits for the write lock as
+  // long as it takes (a stuck writer is aborted after txnLockTimeout).
+  Result<void> close(SessionId session);
+  // The same as close: what the daemon calls when a client's connection drops.
+  Result<void> clientDied(SessionId session);
+  [[nodiscard]] Result<SessionInfo> session(SessionId session) const;
+  [[nodiscard]] std::vector<SessionInfo> sessions() const;
+
+  // --- Transactions (§7.2) ---
+  // flags 0 or kTxnReadOnly. FWP_E_TXN_IN_PROGRESS, FWP_E_INVALID_FLAGS, FWP_E_TIMEOUT (the
+  // write lock stayed taken for the session's txnWaitTimeoutInMSec).
+  Result<void> begin(SessionId session, uint32_t flags = 0);
+  // Publishes the transaction's changes atomically: one generation if anything changed.
+  // FWP_E_NO_TXN_IN_PROGRESS; a failed store write fails the commit and aborts the transaction.
+  Result<void> commit(SessionId session);
+  Result<void> abort(SessionId session);  // FWP_E_NO_TXN_IN_PROGRESS
+
+  // --- Objects (§7.3): in the session's transaction, or an implicit one ---
+  Result<void> addProvider(SessionId session, Provider provider);
+  Result<void> deleteProvider(SessionId session, const Guid& key);
+  Result<Provider> getProvider(SessionId session, const Guid& key);
+  Result<uint64_t> addProviderContext(SessionId session, ProviderContext context);
+  Result<void> deleteProviderContext(SessionId session, const Guid& key);
+  Result<ProviderContext> getProviderContext(SessionId session, const Guid& key);
+  Result<void> addSublayer(SessionId session, Sublayer sublayer);
+  Result<void> deleteSublayer(SessionId session, const Guid& key);
+  Result<Sublayer> getSublayer(SessionId session, const Guid& key);
+  Result<uint32_t> addCallout(SessionId session, Callout callout);
+  Result<void> deleteCalloutByKey(SessionId session, const Guid& key);
+  Result<void> deleteCalloutById(SessionId session, uint32_t calloutId);
+  Result<Callout> getCalloutByKey(SessionId session, const Guid& key);
+  Result<Callout> getCalloutById(SessionId session, uint32_t calloutId);
+  Result<uint64_t> addFilter(SessionId session, Filter filter);
+  Result<void> deleteFilterById(SessionId session, uint64_t filterId);
+  Result<void> deleteFilterByKey(SessionId session, const Guid& key);
+  Result<Filter> getFilterById(SessionId session, uint64_t filterId);
+  Result<Filter> getFilterByKey(SessionId session, const Guid& key);
+
+  // --- Enumeration (§7.4): a snapshot of what the session sees when the handle is created ---
+  Result<EnumHandle> createFilterEnumHandle(SessionId session, const FilterEnumTemplate* t);
+  // Up to `n` entries, continuing where the previous call stopped; fewer than n: the end.
+  Result<std::vector<Filter>> enumFilters(SessionId session, EnumHandle handle, uint32_t n);
+  Result<void> destroyFilterEnumHandle(SessionId session, EnumHandle handle);
+  Result<EnumHandle> createProviderEnumHandle(SessionId session);
+  Result<std::vector<Provider>> enumProviders(SessionId session, EnumHandle handle, uint32_t n);
+  Result<void> destroyProviderEnumHandle(SessionId session, EnumHandle handle);
+  Result<EnumHandle> createSublayerEnumHandle(SessionId session, const SublayerEnumTemplate* t);
+  Result<std::vector<Sublayer>> enumSublayers(SessionId session, EnumHandle handle, uint32_t n);
+  Result<void> destroySublayerEnumHandle(SessionId session, EnumHandle handle);
+  Result<EnumHandle> createCalloutEnumHandle(SessionId session, const CalloutEnumTemplate* t);
+  Result<std::vector<Callout>> enumCallouts(SessionId session, EnumHandle handle, uint32_t n);
+  Result<void> destroyCalloutEnumHandle(SessionId session, EnumHandle handle);
+
+  // --- Change subscriptions (§7.6) ---
+  Result<ChangeHandle> subscribeFilterChanges(SessionId session,
+                                              const FilterSubscription& subscription,
+                                              FilterChangeCallback callback);
+  Result<void> unsubscribeFilterChanges(SessionId session, ChangeHandle handle);
+  // FwpmFilterSubscriptionsGet0: the session's subscriptions.
+  Result<std::vector<FilterSubscription>> filterSubscriptions(SessionId session);
+
+  // --- The committed state ---
+  [[nodiscard]] std::shared_ptr<const Policy> committed() const;
+  [[nodiscard]] uint64_t generation() const;
+
+ private:
+  struct SessionState;
+  struct EnumState;
+  struct Subscription {
+    SessionId owner = 0;
+    FilterSubscription subscription;
+    FilterChangeCallback callback;
+  };
+  using Lock = std::unique_lock<std::mutex>;
+
+  struct Call;
+  // Finds the session, takes its call lock and then the engine lock; with checkTxn, reports a
+  // transaction the engine aborted (FWP_E_TXN_ABORTED, once).
+  Result<Call> enter(SessionId id, bool checkTxn);
+  Result<void> checkTxnState(SessionState& s);
+  std::chrono::steady_clock::time_point waitDeadline(const SessionState& s) const;
+  Result<void> acquireWriter(Lock& lk,
+                             SessionId id,
+                             std::chrono::steady_clock::time_point deadline);
+  void releaseWriter();
+  void forceAbortWriter();
+  std::unique_ptr<Transaction> startReadWrite(Lock& lk, bool implicit);
+  Result<void> commitLocked(Lock& lk, SessionId committer, Transaction& txn);
+  void cleanupDynamic(Lock& lk, SessionId id);
+  Result<void> closeSession(SessionId id);
+
+  // Runs op(session, transaction) in the session's read/write transaction or an implicit one.
+  template <typename T, typename Op>
+  Result<T> write(SessionId session, Op&& op);
+  // Runs op(policy) on what the session sees.
+  template <typename T, typename Op>
+  Result<T> read(SessionId session, Op&& op);
+  template <typename T, typename Select>
+  Result<EnumHandle> createEnum(SessionId session, Select&& select);
+  template <typename T>
+  Result<std::vector<T>> enumNext(SessionId session, EnumHandle handle, uint32_t n);
+  template <typename T>
+  Result<void> destroyEnum(SessionId session, EnumHandle handle);
+
+  const EngineOptions options_;
+  mutable std::mutex mu_;  // everything below
+  std::condition_variable writerFree_;
+  std::shared_ptr<const Policy> committed_;
+  uint64_t generation_ = 0;
+  std::map<SessionId, std::shared_ptr<SessionState>> sessions_;
+  SessionId nextSessionId_ = 1;
+  // The write lock: the session holding it (0: free), and whether the engine may take it back
+  // when its deadline passes (an explicit transaction between calls).
+  SessionId writer_ = 0;
+  bool writerAbortable_ = false;
+  std::chrono::steady_clock::time_point writerDeadline_;
+  std::map<EnumHandle, std::unique_ptr<EnumState>> enums_;
+  uint64_t nextHandle_ = 1;  // enumeration and change handles
+  std::map<ChangeHandle, Subscription> subscriptions_;
+  // Provider contexts added by dynamic sessions. TODO(core): Policy has no providerContexts()
+  // accessor, so the engine remembers the keys to delete at session end.
+  std::map<SessionId, std::set<Guid>> dynamicContexts_;
+};
+
+}  // namespace xfp::engine
