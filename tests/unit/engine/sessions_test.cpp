@@ -4,11 +4,14 @@
 // vanish when they close or their client dies, and the persistence hook.
 #include <stdlib.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 #include "tests/unit/engine/engine_fixture.h"
 #include "userspace/engine/engine_status.h"
@@ -377,6 +380,48 @@ TEST(EngineDynamicSessions, CloseWaitsForAnotherWriter) {
   XFP_OK(e.commit(writer));
   closer.join();
   EXPECT_EQ(e.committed()->filterByKey(f.key), nullptr);
+}
+
+// Several clients writing at once: every call lands, one generation per commit, hooks in
+// generation order.
+TEST(EngineTransactions, ConcurrentWriters) {
+  std::mutex mu;
+  std::vector<uint64_t> generations;
+  EngineOptions o;
+  o.onCommit = [&](const Policy&, uint64_t generation) {
+    std::lock_guard g(mu);
+    generations.push_back(generation);
+  };
+  Engine e(o);
+  constexpr int kThreads = 4;
+  constexpr int kImplicit = 20;
+  constexpr int kTxns = 5;
+  constexpr int kPerTxn = 4;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    const SessionId s = open(e, t % 2 == 0 ? 0 : kSessionFlagDynamic, kTxnWaitInfinite);
+    threads.emplace_back([&e, s] {
+      for (int i = 0; i < kImplicit; ++i) {
+        EXPECT_TRUE(e.addFilter(s, filter("implicit")).has_value());
+      }
+      for (int i = 0; i < kTxns; ++i) {
+        EXPECT_TRUE(e.begin(s).has_value());
+        for (int j = 0; j < kPerTxn; ++j) {
+          EXPECT_TRUE(e.addFilter(s, filter("explicit")).has_value());
+        }
+        EXPECT_TRUE(e.commit(s).has_value());
+      }
+    });
+  }
+  for (std::thread& t : threads) {
+    t.join();
+  }
+  const uint64_t commits = kThreads * (kImplicit + kTxns);
+  EXPECT_EQ(e.generation(), commits);
+  EXPECT_EQ(e.committed()->filters().size(), size_t{kThreads} * (kImplicit + kTxns * kPerTxn));
+  std::lock_guard g(mu);
+  ASSERT_EQ(generations.size(), commits);
+  EXPECT_TRUE(std::is_sorted(generations.begin(), generations.end()));
 }
 
 class TempDir {
