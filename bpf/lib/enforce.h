@@ -301,7 +301,7 @@ static __always_inline void xfp_net_event(const struct xfp_pkt* pkt,
                                    : !(flags & XFP_CFG_ALLOW_EVENTS)) {
     return;
   }
-  __u64* budget = bpf_map_lookup_elem(&xfp_event_budget, &zero);
+  __u64* budget = bpf_map_lookup_elem(&xfp_ev_budget, &zero);
   struct xfp_event_stats* st = bpf_map_lookup_elem(&xfp_event_stats, &zero);
   if (!budget || !st) {
     return;

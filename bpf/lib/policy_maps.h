@@ -169,7 +169,7 @@ struct {
   __uint(max_entries, 1);
   __type(key, __u32);
   __type(value, __u64);
-} xfp_event_budget SEC(".maps");
+} xfp_ev_budget SEC(".maps");
 
 /* key 0 -> this CPU's net-event counters */
 struct {

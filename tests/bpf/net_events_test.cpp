@@ -48,7 +48,7 @@ class NetEvents : public testing::Test {
     ASSERT_TRUE(compiled) << compiled.error().message;
     ASSERT_TRUE(fp_->commit(*compiled));
     auto reader =
-        dataplane::NetEventReader::open(fp_->mapFd("xfp_events"), fp_->mapFd("xfp_event_budget"));
+        dataplane::NetEventReader::open(fp_->mapFd("xfp_events"), fp_->mapFd("xfp_ev_budget"));
     ASSERT_TRUE(reader) << reader.error().describe();
     reader_ = std::move(*reader);
   }
@@ -116,7 +116,7 @@ TEST_F(NetEvents, BudgetLimitsTheRateAndRefusalsAreCounted) {
   // A reader granting 50 events a second gives each CPU 5 per refill.
   reader_.reset();
   auto reader =
-      dataplane::NetEventReader::open(fp_->mapFd("xfp_events"), fp_->mapFd("xfp_event_budget"), 50);
+      dataplane::NetEventReader::open(fp_->mapFd("xfp_events"), fp_->mapFd("xfp_ev_budget"), 50);
   ASSERT_TRUE(reader) << reader.error().describe();
   reader_ = std::move(*reader);
   auto before = fp_->netEventCounts();

@@ -149,7 +149,7 @@ int main(int argc, char** argv) {
   std::unique_ptr<xfp::dataplane::NetEventReader> reader;
   if (events) {
     auto r = xfp::dataplane::NetEventReader::open((*fp)->mapFd("xfp_events"),
-                                                  (*fp)->mapFd("xfp_event_budget"));
+                                                  (*fp)->mapFd("xfp_ev_budget"));
     if (!r) {
       std::cerr << "xfp-enforce: " << r.error().describe() << "\n";
       return 5;

@@ -45,7 +45,7 @@ constexpr const char* kShared[] = {"xfp_gen",
                                    "xfp_ale_cfg",
                                    "xfp_ale_flows",
                                    "xfp_events",
-                                   "xfp_event_budget",
+                                   "xfp_ev_budget",
                                    "xfp_event_stats"};
 
 }  // namespace

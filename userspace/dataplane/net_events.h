@@ -2,7 +2,7 @@
 // xfp_net_event: the deciding filter, layer, verdict and 5-tuple of a dropped -- or, when
 // enabled, permitted -- packet; FastPath::setNetEvents switches them) and enforces their rate:
 // every 100 ms of polling it grants each CPU a tenth of `perSecondPerCpu` events
-// (xfp_event_budget), so the packet path never reads a clock for the limit. Without a reader no
+// (xfp_ev_budget), so the packet path never reads a clock for the limit. Without a reader no
 // CPU has budget and no event is produced.
 #pragma once
 

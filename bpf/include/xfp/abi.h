@@ -447,7 +447,7 @@ XFP_STATIC_ASSERT(sizeof(struct xfp_ale_flow) == 24, "struct xfp_ale_flow is ABI
 /* ---------------------------------------------------------------------------------------------
  * Net events (wfp-model.md §7.7): one record in the ring buffer xfp_events per dropped packet
  * (and per permitted one when XFP_CFG_ALLOW_EVENTS), within a per-CPU budget the consumer refills
- * (xfp_event_budget, events allowed until the next refill: a rate limit without a clock read on
+ * (xfp_ev_budget, events allowed until the next refill: a rate limit without a clock read on
  * the packet path). What the budget or a full ring refuses is counted in xfp_event_stats. */
 #define XFP_LS_ALE 0xFE /* the ALE stage decided (no fast-path layer slot) */
 
