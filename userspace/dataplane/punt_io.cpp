@@ -149,8 +149,11 @@ size_t XskReceiver::receive(size_t i, std::vector<ReceivedFrame>& out, size_t ma
     return 0;
   }
   uint32_t fillIdx = 0;
-  // The fill ring has room for every frame we take back (it held them before).
-  while (xsk_ring_prod__reserve(&q.fill, n, &fillIdx) != n) {
+  // The fill ring has room for every frame we take back (it held them before); should it not, the
+  // frames stay out of the pool rather than this thread spinning forever.
+  bool refill = false;
+  for (int attempt = 0; attempt < 1000 && !refill; ++attempt) {
+    refill = xsk_ring_prod__reserve(&q.fill, n, &fillIdx) == n;
   }
   for (uint32_t k = 0; k < n; ++k) {
     const xdp_desc* d = xsk_ring_cons__rx_desc(&q.rx, idx + k);
@@ -161,10 +164,14 @@ size_t XskReceiver::receive(size_t i, std::vector<ReceivedFrame>& out, size_t ma
     f.queue = q.queue;
     f.inbound = true;
     out.push_back(std::move(f));
-    *xsk_ring_prod__fill_addr(&q.fill, fillIdx + k) = xsk_umem__extract_addr(d->addr);
+    if (refill) {
+      *xsk_ring_prod__fill_addr(&q.fill, fillIdx + k) = xsk_umem__extract_addr(d->addr);
+    }
   }
   xsk_ring_cons__release(&q.rx, n);
-  xsk_ring_prod__submit(&q.fill, n);
+  if (refill) {
+    xsk_ring_prod__submit(&q.fill, n);
+  }
   return n;
 }
 
