@@ -1,0 +1,44 @@
+// xfpd's configuration (TOML, examples/xfpd.toml): what to attach to, the policy to start from,
+// the plugins to load, where state and the control socket live, and the callout runtime's bounds.
+// Unknown keys and wrong types are errors that name the key, so a typo never goes unnoticed.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "userspace/core/result.h"
+
+namespace xfp::daemon {
+
+struct InterfaceConfig {
+  std::string name;
+  std::string netns;  // a namespace under /run/netns ("" = xfpd's own)
+};
+
+struct PluginConfig {
+  std::string path;  // absolute, or relative to plugin_dir
+  std::string parameters;
+};
+
+struct DaemonConfig {
+  std::vector<InterfaceConfig> interfaces;
+  std::string policyFile;  // a policy file committed at start ("" = none)
+  std::string pluginDir = "/usr/local/lib/xfp/plugins";
+  std::vector<PluginConfig> plugins;
+  std::string stateDir = "/var/lib/xfp";
+  std::string pinDir = "/sys/fs/bpf/xfp";
+  std::string socketPath = "/run/xfp/xfpd.sock";
+  std::string socketGroup;  // may manage besides root ("" = root only)
+  unsigned workers = 2;
+  std::chrono::milliseconds pendTimeout{30000};
+  size_t maxPended = 4096;
+  bool dropEvents = true;
+  bool allowEvents = false;
+};
+
+// Parses TOML text; `origin` names the source in error messages.
+Result<DaemonConfig> parseConfig(const std::string& text, const std::string& origin);
+Result<DaemonConfig> loadConfig(const std::string& path);
+
+}  // namespace xfp::daemon
