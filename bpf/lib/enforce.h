@@ -297,8 +297,7 @@ static __always_inline void xfp_net_event(const struct xfp_pkt* pkt,
   __u32 zero = 0;
   const struct xfp_cfg* cfg = bpf_map_lookup_elem(&xfp_cfg, &zero);
   const __u32 flags = cfg ? cfg->flags : 0;
-  if (verdict == XFP_VERDICT_BLOCK ? (flags & XFP_CFG_NO_DROP_EVENTS)
-                                   : !(flags & XFP_CFG_ALLOW_EVENTS)) {
+  if (!(flags & (verdict == XFP_VERDICT_BLOCK ? XFP_CFG_DROP_EVENTS : XFP_CFG_ALLOW_EVENTS))) {
     return;
   }
   __u64* budget = bpf_map_lookup_elem(&xfp_ev_budget, &zero);

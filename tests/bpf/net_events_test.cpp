@@ -47,6 +47,7 @@ class NetEvents : public testing::Test {
     auto compiled = compiler::compile(policy_);
     ASSERT_TRUE(compiled) << compiled.error().message;
     ASSERT_TRUE(fp_->commit(*compiled));
+    ASSERT_TRUE(fp_->setNetEvents(true, false));
     auto reader =
         dataplane::NetEventReader::open(fp_->mapFd("xfp_events"), fp_->mapFd("xfp_ev_budget"));
     ASSERT_TRUE(reader) << reader.error().describe();
@@ -95,6 +96,12 @@ TEST_F(NetEvents, ADropCarriesTheDecidingFilterLayerAndFiveTuple) {
   EXPECT_EQ(std::memcmp(e.dst_addr, test::kDst4.data(), 4), 0);
   EXPECT_EQ(e.ifindex, 1u);  // BPF_PROG_TEST_RUN runs as if received on lo
   EXPECT_NE(e.timestamp_ns, 0u);
+}
+
+TEST_F(NetEvents, OffUntilSwitchedOn) {
+  ASSERT_TRUE(fp_->setNetEvents(false, false));
+  ASSERT_EQ(send(53, 2), uint32_t{XDP_DROP});
+  EXPECT_TRUE(drain().empty());
 }
 
 TEST_F(NetEvents, PermitsOnlyWhenAllowEventsAreOn) {

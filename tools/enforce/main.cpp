@@ -148,6 +148,10 @@ int main(int argc, char** argv) {
   const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(duration);
   std::unique_ptr<xfp::dataplane::NetEventReader> reader;
   if (events) {
+    if (auto on = (*fp)->setNetEvents(true, false); !on) {
+      std::cerr << "xfp-enforce: " << on.error().describe() << "\n";
+      return 5;
+    }
     auto r = xfp::dataplane::NetEventReader::open((*fp)->mapFd("xfp_events"),
                                                   (*fp)->mapFd("xfp_ev_budget"));
     if (!r) {

@@ -426,8 +426,8 @@ BpfResult<void> FastPath::setFlowCache(bool enabled) {
 
 BpfResult<void> FastPath::setNetEvents(bool drops, bool allows) {
   return updateCfg(bpf_map__fd(impl_->xdp->maps.xfp_cfg), [&](xfp_cfg& c) {
-    c.flags &= ~uint32_t{XFP_CFG_NO_DROP_EVENTS | XFP_CFG_ALLOW_EVENTS};
-    c.flags |= (drops ? 0u : uint32_t{XFP_CFG_NO_DROP_EVENTS}) |
+    c.flags &= ~uint32_t{XFP_CFG_DROP_EVENTS | XFP_CFG_ALLOW_EVENTS};
+    c.flags |= (drops ? uint32_t{XFP_CFG_DROP_EVENTS} : 0u) |
                (allows ? uint32_t{XFP_CFG_ALLOW_EVENTS} : 0u);
   });
 }

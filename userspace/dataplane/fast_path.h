@@ -87,7 +87,8 @@ class FastPath {
   [[nodiscard]] BpfResult<void> setFlowCache(bool enabled);
 
   // Net events (ring buffer xfp_events, read with NetEventReader, which also gives each CPU its
-  // budget): one per dropped packet (default on) and per permitted one (default off).
+  // budget): one per dropped packet and per permitted one; both off until switched on (the
+  // service switches drop events on at start).
   [[nodiscard]] BpfResult<void> setNetEvents(bool drops, bool allows);
   [[nodiscard]] BpfResult<NetEventCounts> netEventCounts() const;
 

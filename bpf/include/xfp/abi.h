@@ -289,9 +289,9 @@ XFP_STATIC_ASSERT(sizeof(struct xfp_layer_stats) == 48, "struct xfp_layer_stats 
 
 /* xfp_cfg[0]: run-time switches of the fast path. */
 enum {
-  XFP_CFG_NO_FLOW_CACHE = 1u << 0,  /* classify every packet (benchmarks of the cold path) */
-  XFP_CFG_NO_DROP_EVENTS = 1u << 1, /* no net event for a dropped packet (default: one each) */
-  XFP_CFG_ALLOW_EVENTS = 1u << 2,   /* a net event for every permitted packet too */
+  XFP_CFG_NO_FLOW_CACHE = 1u << 0, /* classify every packet (benchmarks of the cold path) */
+  XFP_CFG_DROP_EVENTS = 1u << 1,  /* a net event for every dropped packet (the service's default) */
+  XFP_CFG_ALLOW_EVENTS = 1u << 2, /* a net event for every permitted packet too */
 };
 struct xfp_cfg {
   __u32 flags;
