@@ -1,6 +1,7 @@
 #include "userspace/engine/engine.h"
 
 #include <algorithm>
+#include <functional>
 #include <utility>
 #include <variant>
 
@@ -526,6 +527,50 @@ Result<void> checkDelete(SessionId id,
   return {};
 }
 
+// One delete of a non-filter object under WFP's session rules (checkDelete); `remove` is the
+// Policy call, which also reports an unknown key.
+template <typename T, typename Remove>
+Result<void> deleteChecked(SessionId id,
+                           bool dynamic,
+                           Transaction& t,
+                           const T* object,
+                           const std::string& what,
+                           Remove remove) {
+  if (object == nullptr) {
+    return remove();
+  }
+  if (auto r = checkDelete(id, dynamic, object->origin, what); !r) {
+    return r;
+  }
+  const bool persistent = object->origin.lifetime == Lifetime::Persistent;
+  if (auto r = remove(); !r) {
+    return r;
+  }
+  t.recordWrite(persistent);
+  return {};
+}
+
+// The same for a filter (its change subscribers are told).
+Result<void> deleteFilterChecked(SessionId id,
+                                 bool dynamic,
+                                 Transaction& t,
+                                 const Filter* filter,
+                                 const std::string& what,
+                                 const std::function<Result<void>()>& remove) {
+  if (filter == nullptr) {
+    return remove();
+  }
+  if (auto r = checkDelete(id, dynamic, filter->origin, what); !r) {
+    return r;
+  }
+  Filter copy = *filter;
+  if (auto r = t.working().deleteFilterById(copy.filterId); !r) {
+    return r;
+  }
+  t.recordFilterDelete(copy);
+  return {};
+}
+
 template <typename T>
 Result<T> found(const T* object, uint32_t code, const std::string& what) {
   if (object == nullptr) {
@@ -555,19 +600,9 @@ Result<void> Engine::addProvider(SessionId session, Provider provider) {
 Result<void> Engine::deleteProvider(SessionId session, const Guid& key) {
   return write<void>(session, [&](SessionState& s, Transaction& t) -> Result<void> {
     Policy& p = t.working();
-    const Provider* o = p.provider(key);
-    if (o == nullptr) {
+    return deleteChecked(s.id, s.dynamic(), t, p.provider(key), "provider " + key.toString(), [&] {
       return p.deleteProvider(key);
-    }
-    if (auto r = checkDelete(s.id, s.dynamic(), o->origin, "provider " + key.toString()); !r) {
-      return r;
-    }
-    const bool persistent = o->origin.lifetime == Lifetime::Persistent;
-    if (auto r = p.deleteProvider(key); !r) {
-      return r;
-    }
-    t.recordWrite(persistent);
-    return {};
+    });
   });
 }
 
@@ -600,20 +635,10 @@ Result<uint64_t> Engine::addProviderContext(SessionId session, ProviderContext c
 Result<void> Engine::deleteProviderContext(SessionId session, const Guid& key) {
   return write<void>(session, [&](SessionState& s, Transaction& t) -> Result<void> {
     Policy& p = t.working();
-    const ProviderContext* o = p.providerContext(key);
-    if (o == nullptr) {
-      return p.deleteProviderContext(key);
-    }
-    if (auto r = checkDelete(s.id, s.dynamic(), o->origin, "provider context " + key.toString());
-        !r) {
-      return r;
-    }
-    const bool persistent = o->origin.lifetime == Lifetime::Persistent;
-    if (auto r = p.deleteProviderContext(key); !r) {
-      return r;
-    }
-    t.recordWrite(persistent);
-    return {};
+    return deleteChecked(
+        s.id, s.dynamic(), t, p.providerContext(key), "provider context " + key.toString(), [&] {
+          return p.deleteProviderContext(key);
+        });
   });
 }
 
@@ -644,19 +669,9 @@ Result<void> Engine::addSublayer(SessionId session, Sublayer sublayer) {
 Result<void> Engine::deleteSublayer(SessionId session, const Guid& key) {
   return write<void>(session, [&](SessionState& s, Transaction& t) -> Result<void> {
     Policy& p = t.working();
-    const Sublayer* o = p.sublayer(key);
-    if (o == nullptr) {
+    return deleteChecked(s.id, s.dynamic(), t, p.sublayer(key), "sublayer " + key.toString(), [&] {
       return p.deleteSublayer(key);
-    }
-    if (auto r = checkDelete(s.id, s.dynamic(), o->origin, "sublayer " + key.toString()); !r) {
-      return r;
-    }
-    const bool persistent = o->origin.lifetime == Lifetime::Persistent;
-    if (auto r = p.deleteSublayer(key); !r) {
-      return r;
-    }
-    t.recordWrite(persistent);
-    return {};
+    });
   });
 }
 
@@ -685,19 +700,9 @@ Result<uint32_t> Engine::addCallout(SessionId session, Callout callout) {
 Result<void> Engine::deleteCalloutByKey(SessionId session, const Guid& key) {
   return write<void>(session, [&](SessionState& s, Transaction& t) -> Result<void> {
     Policy& p = t.working();
-    const Callout* o = p.callout(key);
-    if (o == nullptr) {
+    return deleteChecked(s.id, s.dynamic(), t, p.callout(key), "callout " + key.toString(), [&] {
       return p.deleteCallout(key);
-    }
-    if (auto r = checkDelete(s.id, s.dynamic(), o->origin, "callout " + key.toString()); !r) {
-      return r;
-    }
-    const bool persistent = o->origin.lifetime == Lifetime::Persistent;
-    if (auto r = p.deleteCallout(key); !r) {
-      return r;
-    }
-    t.recordWrite(persistent);
-    return {};
+    });
   });
 }
 
@@ -746,39 +751,20 @@ Result<uint64_t> Engine::addFilter(SessionId session, Filter filter) {
 Result<void> Engine::deleteFilterById(SessionId session, uint64_t filterId) {
   return write<void>(session, [&](SessionState& s, Transaction& t) -> Result<void> {
     Policy& p = t.working();
-    const Filter* o = p.filterById(filterId);
-    if (o == nullptr) {
-      return p.deleteFilterById(filterId);
-    }
-    if (auto r = checkDelete(s.id, s.dynamic(), o->origin, fmt::format("filter {}", filterId));
-        !r) {
-      return r;
-    }
-    Filter copy = *o;
-    if (auto r = p.deleteFilterById(filterId); !r) {
-      return r;
-    }
-    t.recordFilterDelete(copy);
-    return {};
+    return deleteFilterChecked(
+        s.id, s.dynamic(), t, p.filterById(filterId), fmt::format("filter {}", filterId), [&] {
+          return p.deleteFilterById(filterId);
+        });
   });
 }
 
 Result<void> Engine::deleteFilterByKey(SessionId session, const Guid& key) {
   return write<void>(session, [&](SessionState& s, Transaction& t) -> Result<void> {
     Policy& p = t.working();
-    const Filter* o = p.filterByKey(key);
-    if (o == nullptr) {
-      return p.deleteFilterByKey(key);
-    }
-    if (auto r = checkDelete(s.id, s.dynamic(), o->origin, "filter " + key.toString()); !r) {
-      return r;
-    }
-    Filter copy = *o;
-    if (auto r = p.deleteFilterById(copy.filterId); !r) {
-      return r;
-    }
-    t.recordFilterDelete(copy);
-    return {};
+    return deleteFilterChecked(
+        s.id, s.dynamic(), t, p.filterByKey(key), "filter " + key.toString(), [&] {
+          return p.deleteFilterByKey(key);
+        });
   });
 }
 
