@@ -173,12 +173,23 @@ const LayerInfo* layerByKey(const Guid& key) {
 }
 
 const LayerInfo* layerById(uint16_t id) {
-  for (const auto& l : layerTable()) {
-    if (l.id == id && id != 0xFFFF) {
-      return &l;
+  // An index by id, built once: the punt path asks for every layer of every packet.
+  static const std::vector<const LayerInfo*> kById = [] {
+    std::vector<const LayerInfo*> index;
+    for (const auto& l : layerTable()) {
+      if (l.id == 0xFFFF) {
+        continue;
+      }
+      if (index.size() <= l.id) {
+        index.resize(size_t{l.id} + 1, nullptr);
+      }
+      if (index[l.id] == nullptr) {
+        index[l.id] = &l;  // the first of the table, as the linear search found it
+      }
     }
-  }
-  return nullptr;
+    return index;
+  }();
+  return id < kById.size() ? kById[id] : nullptr;
 }
 
 const LayerInfo* layerByName(std::string_view name) {

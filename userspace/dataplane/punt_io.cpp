@@ -295,11 +295,6 @@ namespace {
 
 int ethtoolValue(int ifindex, uint32_t cmd, uint32_t* value);
 
-struct NlRequest {
-  nlmsghdr* hdr;
-  char buf[1024];
-};
-
 rtattr* nlAdd(nlmsghdr* h, unsigned short type, const void* data, size_t len) {
   auto* a = reinterpret_cast<rtattr*>(reinterpret_cast<char*>(h) + NLMSG_ALIGN(h->nlmsg_len));
   a->rta_type = type;
@@ -463,29 +458,6 @@ void InjectPort::tagInPlace(std::vector<uint8_t>& frame, uint16_t slot) {
 
 size_t InjectPort::deliverTagged(std::span<const std::span<const uint8_t>> frames) {
   return sender_->send(frames);
-}
-
-size_t InjectPort::deliver(uint16_t slot, std::span<const std::span<const uint8_t>> frames) {
-  // Re-frame each as dst, src, 802.1Q (VID = slot), the original EtherType and payload.
-  std::vector<std::vector<uint8_t>> tagged;
-  tagged.reserve(frames.size());
-  std::vector<std::span<const uint8_t>> views;
-  views.reserve(frames.size());
-  for (const auto& f : frames) {
-    if (f.size() < 14) {
-      continue;
-    }
-    std::vector<uint8_t> t(f.size() + 4);
-    std::memcpy(t.data(), f.data(), 12);
-    t[12] = 0x81;
-    t[13] = 0x00;
-    t[14] = static_cast<uint8_t>(slot >> 8);
-    t[15] = static_cast<uint8_t>(slot & 0xff);
-    std::memcpy(t.data() + 16, f.data() + 12, f.size() - 12);
-    tagged.push_back(std::move(t));
-    views.emplace_back(tagged.back());
-  }
-  return sender_->send(views);
 }
 
 // ---------------------------------------------------------------------------------------------

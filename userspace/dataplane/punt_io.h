@@ -102,9 +102,8 @@ class InjectPort {
 
   // The slot (VLAN id 1..4094) that delivers into `ifindex` with skb->mark = mark.
   [[nodiscard]] BpfResult<uint16_t> slotFor(int ifindex, uint32_t mark);
-  // Delivers Ethernet frames into the ingress of the slot's interface.
-  size_t deliver(uint16_t slot, std::span<const std::span<const uint8_t>> frames);
-  // The batched form: frames already tagged with tagInPlace (one sendmmsg per 64 frames).
+  // Delivers Ethernet frames, each tagged first with tagInPlace(frame, slot), into the ingress of
+  // their slot's interface (one sendmmsg per 64 frames).
   static void tagInPlace(std::vector<uint8_t>& frame, uint16_t slot);
   size_t deliverTagged(std::span<const std::span<const uint8_t>> frames);
 
