@@ -1,6 +1,7 @@
 #include "userspace/core/policy.h"
 
 #include <algorithm>
+#include <mutex>
 
 #include <fmt/format.h>
 
@@ -61,7 +62,7 @@ Result<void> checkLifetime(const ObjectOrigin& from,
 
 }  // namespace
 
-Policy::Policy() {
+Policy::Policy() : calloutIds_(std::make_shared<CalloutIdAllocator>()) {
   for (const BuiltinSublayer& b : builtinSublayers()) {
     Sublayer s;
     s.key = b.key;
@@ -161,12 +162,29 @@ Result<void> Policy::addSublayer(Sublayer s) {
   return {};
 }
 
-uint32_t Policy::calloutIdForKey(const Guid& key) {
-  auto [it, inserted] = calloutIds_.emplace(key, nextCalloutId_);
+struct Policy::CalloutIdAllocator {
+  std::mutex mu;
+  std::unordered_map<Guid, uint32_t> ids;
+  uint32_t next = 1;
+};
+
+uint32_t Policy::calloutIdForKey(const Guid& key) const {
+  std::lock_guard lock(calloutIds_->mu);
+  auto [it, inserted] = calloutIds_->ids.emplace(key, calloutIds_->next);
   if (inserted) {
-    ++nextCalloutId_;
+    ++calloutIds_->next;
   }
   return it->second;
+}
+
+uint32_t Policy::nextCalloutId() const {
+  std::lock_guard lock(calloutIds_->mu);
+  return calloutIds_->next;
+}
+
+void Policy::reserveCalloutIdsBelow(uint32_t next) const {
+  std::lock_guard lock(calloutIds_->mu);
+  calloutIds_->next = std::max(calloutIds_->next, next);
 }
 
 Result<uint32_t> Policy::addCallout(Callout c) {
@@ -546,7 +564,6 @@ Policy Policy::snapshot() const {
   p.filterIdByKey_ = filterIdByKey_;
   p.calloutIds_ = calloutIds_;
   p.nextFilterId_ = nextFilterId_;
-  p.nextCalloutId_ = nextCalloutId_;
   p.nextProviderContextId_ = nextProviderContextId_;
   for (const LayerInfo& layer : allLayers()) {
     (void)p.arbitrationOrder(layer.id);

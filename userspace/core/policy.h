@@ -59,8 +59,15 @@ class Policy {
   [[nodiscard]] const ProviderContext* providerContextById(uint64_t id) const;
 
   // The run-time id of a callout key; allocated the first time either the management object or
-  // a run-time registration names the key (wfp-model.md §1.8), never reused.
-  uint32_t calloutIdForKey(const Guid& key);
+  // a run-time registration names the key (wfp-model.md §1.8), never reused. Every snapshot of a
+  // policy shares its allocator, so the engine's working copies, its committed policy and the
+  // callout runtime (registering a key before FwpmCalloutAdd0 names it) agree on one id per key.
+  // Thread-safe.
+  uint32_t calloutIdForKey(const Guid& key) const;
+  // The id the next new callout key would get.
+  [[nodiscard]] uint32_t nextCalloutId() const;
+  // Raises the next callout id to at least `next` (restoring a store).
+  void reserveCalloutIdsBelow(uint32_t next) const;
 
   [[nodiscard]] const std::map<uint64_t, Filter>& filters() const { return filters_; }
   [[nodiscard]] const std::map<Guid, Sublayer>& sublayers() const { return sublayers_; }
@@ -91,9 +98,9 @@ class Policy {
   std::map<Guid, Callout> callouts_;
   std::map<uint64_t, Filter> filters_;
   std::unordered_map<Guid, uint64_t> filterIdByKey_;
-  std::unordered_map<Guid, uint32_t> calloutIds_;
+  struct CalloutIdAllocator;
+  std::shared_ptr<CalloutIdAllocator> calloutIds_;  // shared by snapshots (see calloutIdForKey)
   uint64_t nextFilterId_ = 1;
-  uint32_t nextCalloutId_ = 1;
   uint64_t nextProviderContextId_ = 1;
   mutable std::unordered_map<uint16_t, std::vector<ArbitrationEntry>> order_;
 };

@@ -112,6 +112,7 @@ Result<Engine::Call> Engine::enter(SessionId id, bool checkTxn) {
 
 Result<void> Engine::checkTxnState(SessionState& s) {
   if (!s.txnForcedAbort && s.txn && !s.txn->readOnly() && Clock::now() >= s.txn->lockDeadline) {
+    rollBack(*s.txn);
     s.txn.reset();
     releaseWriter();
     s.txnForcedAbort = true;
@@ -178,6 +179,9 @@ void Engine::releaseWriter() {
 void Engine::forceAbortWriter() {
   auto it = sessions_.find(writer_);
   if (it != sessions_.end()) {
+    if (it->second->txn) {
+      rollBack(*it->second->txn);
+    }
     it->second->txn.reset();
     it->second->txnForcedAbort = true;
   }
@@ -202,20 +206,22 @@ Result<void> Engine::commitLocked(Lock& lk, SessionId committer, Transaction& tx
     return {};
   }
   writerAbortable_ = false;
-  std::shared_ptr<const Policy> next(txn.takeWorking());
   lk.unlock();
-  warm(*next);
+  warm(txn.working());
   Result<void> saved;
   if (txn.persistentChanged() && options_.store != nullptr) {
-    saved = options_.store->save(*next);
+    saved = options_.store->save(txn.working());
   }
   lk.lock();
   if (!saved) {
+    rollBack(txn);
     releaseWriter();
     const uint32_t code =
         saved.error().status != 0 ? saved.error().status : engine_status::kStoreWriteFailed;
     return fail(code, "commit failed, nothing changed: persistent store: " + saved.error().message);
   }
+  std::vector<uint64_t> added = txn.netAddedFilterIds();
+  std::shared_ptr<const Policy> next(txn.takeWorking());
   committed_ = next;
   const uint64_t generation = ++generation_;
 
@@ -244,7 +250,7 @@ Result<void> Engine::commitLocked(Lock& lk, SessionId committer, Transaction& tx
   }
   lk.unlock();  // the write lock stays ours: hooks and notifications arrive in commit order
   if (options_.onCommit) {
-    guarded([&] { options_.onCommit(*next, generation); });
+    guarded([&] { options_.onCommit(next, generation, added); });
   }
   for (const Delivery& d : deliveries) {
     guarded([&] { d.callback(d.change); });
@@ -334,6 +340,9 @@ Result<void> Engine::closeSession(SessionId id) {
   sessions_.erase(id);
   if (s.txn) {  // §7.1: first abort the open transaction
     const bool readWrite = !s.txn->readOnly();
+    if (readWrite) {
+      rollBack(*s.txn);
+    }
     s.txn.reset();
     if (readWrite) {
       releaseWriter();
@@ -365,6 +374,9 @@ void Engine::cleanupDynamic(Lock& lk, SessionId id) {
   }
   for (uint64_t fid : filterIds) {
     Filter copy = *p.filterById(fid);
+    if (options_.notifier.deleted) {
+      guarded([&] { options_.notifier.deleted(copy, p); });
+    }
     if (p.deleteFilterById(fid)) {
       txn->recordFilterDelete(copy);
     }
@@ -482,11 +494,35 @@ Result<void> Engine::abort(SessionId session) {
                 fmt::format("session {} has no transaction to abort", session));
   }
   const bool readWrite = !s.txn->readOnly();
+  if (readWrite) {
+    rollBack(*s.txn);
+  }
   s.txn.reset();
   if (readWrite) {
     releaseWriter();
   }
   return {};
+}
+
+void Engine::rollBack(Transaction& txn) {
+  if (!options_.notifier.deleted || txn.readOnly()) {
+    return;
+  }
+  Policy& working = txn.working();
+  for (uint64_t id : txn.netAddedFilterIds()) {
+    if (const Filter* f = working.filterById(id); f != nullptr) {
+      guarded([&] { options_.notifier.deleted(*f, working); });
+    }
+  }
+}
+
+uint32_t Engine::calloutIdForKey(const Guid& key) const {
+  std::shared_ptr<const Policy> p;
+  {
+    std::lock_guard lock(mu_);
+    p = committed_;
+  }
+  return p->calloutIdForKey(key);
 }
 
 // --- objects ---
@@ -556,12 +592,16 @@ Result<void> deleteFilterChecked(SessionId id,
                                  Transaction& t,
                                  const Filter* filter,
                                  const std::string& what,
+                                 const FilterNotifier& notifier,
                                  const std::function<Result<void>()>& remove) {
   if (filter == nullptr) {
     return remove();
   }
   if (auto r = checkDelete(id, dynamic, filter->origin, what); !r) {
     return r;
+  }
+  if (notifier.deleted) {  // DELETE_FILTER at the call, whether or not it is committed (§5.4)
+    guarded([&] { notifier.deleted(*filter, t.working()); });
   }
   Filter copy = *filter;
   if (auto r = t.working().deleteFilterById(copy.filterId); !r) {
@@ -740,10 +780,22 @@ Result<uint64_t> Engine::addFilter(SessionId session, Filter filter) {
       return tl::unexpected(origin.error());
     }
     filter.origin = *origin;
-    auto id = t.working().addFilter(std::move(filter));
-    if (id) {
-      t.recordFilterAdd(*t.working().filterById(*id));
+    Policy& p = t.working();
+    auto id = p.addFilter(std::move(filter));
+    if (!id) {
+      return id;
     }
+    if (options_.notifier.added) {
+      bool accepted = false;
+      guarded([&] { accepted = options_.notifier.added(*p.filterById(*id), p); });
+      if (!accepted) {
+        (void)p.deleteFilterById(*id);
+        return fail(status::kCalloutNotificationFailed,
+                    "the filter's callout refused it (notifyFn FWPS_CALLOUT_NOTIFY_ADD_FILTER "
+                    "failed); nothing was added");
+      }
+    }
+    t.recordFilterAdd(*p.filterById(*id));
     return id;
   });
 }
@@ -752,7 +804,7 @@ Result<void> Engine::deleteFilterById(SessionId session, uint64_t filterId) {
   return write<void>(session, [&](SessionState& s, Transaction& t) -> Result<void> {
     Policy& p = t.working();
     return deleteFilterChecked(
-        s.id, s.dynamic(), t, p.filterById(filterId), fmt::format("filter {}", filterId), [&] {
+        s.id, s.dynamic(), t, p.filterById(filterId), fmt::format("filter {}", filterId), options_.notifier, [&] {
           return p.deleteFilterById(filterId);
         });
   });
@@ -762,7 +814,7 @@ Result<void> Engine::deleteFilterByKey(SessionId session, const Guid& key) {
   return write<void>(session, [&](SessionState& s, Transaction& t) -> Result<void> {
     Policy& p = t.working();
     return deleteFilterChecked(
-        s.id, s.dynamic(), t, p.filterByKey(key), "filter " + key.toString(), [&] {
+        s.id, s.dynamic(), t, p.filterByKey(key), "filter " + key.toString(), options_.notifier, [&] {
           return p.deleteFilterByKey(key);
         });
   });

@@ -33,8 +33,22 @@ using EnumHandle = uint64_t;  // never 0, never reused
 
 // Called once per commit that changed something, after the policy is published and before the
 // change notifications, with the writer lock still held: calls arrive in generation order. Must
-// not call back into the engine.
-using CommitHook = std::function<void(const Policy& policy, uint64_t generation)>;
+// not call back into the engine. `added`: the filters the commit added (for the callouts'
+// ADD_FILTER_POST_COMMIT notifications).
+using CommitHook = std::function<void(const std::shared_ptr<const Policy>& policy,
+                                      uint64_t generation,
+                                      const std::vector<uint64_t>& added)>;
+
+// The callouts' filter notifications (wfp-model.md §5.4: notifyFn ADD_FILTER / DELETE_FILTER),
+// which WFP sends at the time of the add or delete call, not at commit. Called with the engine
+// lock held; must not call back into the engine. `context` is the transaction's working policy.
+struct FilterNotifier {
+  // ADD_FILTER: false fails the add (FWP_E_CALLOUT_NOTIFICATION_FAILED); nothing is added.
+  std::function<bool(const Filter& filter, const Policy& context)> added;
+  // DELETE_FILTER: the filter is being deleted, or an add that was notified is rolled back
+  // (transaction aborted, or its commit failed).
+  std::function<void(const Filter& filter, const Policy& context)> deleted;
+};
 
 struct EngineOptions {
   // Begin's wait for the write lock when the session asks for the default (0): 15 s.
@@ -46,6 +60,7 @@ struct EngineOptions {
   // persistent object (not owned; may be null: nothing is stored).
   Store* store = nullptr;
   CommitHook onCommit;
+  FilterNotifier notifier;
 };
 
 class Engine {
@@ -121,6 +136,10 @@ class Engine {
   // FwpmFilterSubscriptionsGet0: the session's subscriptions.
   Result<std::vector<FilterSubscription>> filterSubscriptions(SessionId session);
 
+  // The run-time id of a callout key (wfp-model.md §1.8): the same id FwpmCalloutAdd0 gives the
+  // key, whichever names it first. The callout runtime asks this when a callout registers.
+  [[nodiscard]] uint32_t calloutIdForKey(const Guid& key) const;
+
   // --- The committed state ---
   [[nodiscard]] std::shared_ptr<const Policy> committed() const;
   [[nodiscard]] uint64_t generation() const;
@@ -149,6 +168,9 @@ class Engine {
   std::unique_ptr<Transaction> startReadWrite(Lock& lk, bool implicit);
   Result<void> commitLocked(Lock& lk, SessionId committer, Transaction& txn);
   void cleanupDynamic(Lock& lk, SessionId id);
+  // Ends a read/write transaction without committing it: DELETE_FILTER for each filter whose
+  // ADD_FILTER was sent (§5.4). Engine lock held.
+  void rollBack(Transaction& txn);
   Result<void> closeSession(SessionId id);
 
   // Runs op(session, transaction) in the session's read/write transaction or an implicit one.

@@ -272,13 +272,13 @@ PersistentObjects collectPersistent(const Policy& policy) {
     }
   }
 
-  // Policy has no enumeration of provider contexts nor accessors for its next callout and
-  // provider-context ids; a snapshot is probed for them (its ids advance, the policy's do not).
-  // TODO(core): replace with Policy::providerContexts() / nextCalloutId() /
-  // nextProviderContextId() accessors when userspace/core grows them.
+  // Policy has no enumeration of provider contexts nor an accessor for its next provider-context
+  // id; a snapshot is probed for it (its ids advance, the policy's do not). The callout id
+  // allocator is shared with snapshots, so it is read, never probed.
+  // TODO(core): replace with Policy::providerContexts() / nextProviderContextId().
   Policy probe = policy.snapshot();
   out.nextFilterId = policy.nextFilterId();
-  out.nextCalloutId = probe.calloutIdForKey(Guid::generate());
+  out.nextCalloutId = policy.nextCalloutId();
   ProviderContext dummy;
   dummy.displayData.name = "xfp store probe";
   auto next = probe.addProviderContext(dummy);
@@ -811,9 +811,8 @@ Result<void> advanceProviderContextIds(Policy& policy, uint64_t& next, uint64_t 
 }
 
 void advanceCalloutIds(Policy& policy, uint32_t& next, uint32_t target) {
-  while (next < target) {
-    next = policy.calloutIdForKey(Guid::generate()) + 1;
-  }
+  policy.reserveCalloutIdsBelow(target);
+  next = std::max(next, policy.nextCalloutId());
 }
 
 std::string describe(const char* list,

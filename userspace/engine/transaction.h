@@ -71,6 +71,17 @@ class Transaction {
     return out;
   }
 
+  // Filters this transaction added and did not delete again (what an abort must take back).
+  [[nodiscard]] std::vector<uint64_t> netAddedFilterIds() const {
+    std::vector<uint64_t> out;
+    for (uint64_t id : added_) {
+      if (!deleted_.contains(id)) {
+        out.push_back(id);
+      }
+    }
+    return out;
+  }
+
   // The write lock's hold limit (explicit read/write transactions only).
   std::chrono::steady_clock::time_point lockDeadline = std::chrono::steady_clock::time_point::max();
 

@@ -28,12 +28,16 @@ struct Commits {
   std::atomic<int> calls{0};
   std::atomic<uint64_t> lastGeneration{0};
   std::atomic<size_t> lastFilterCount{0};
+  std::vector<uint64_t> lastAdded;  // written by the hook under the engine's write lock
   EngineOptions options() {
     EngineOptions o;
-    o.onCommit = [this](const Policy& p, uint64_t generation) {
+    o.onCommit = [this](const std::shared_ptr<const Policy>& p,
+                        uint64_t generation,
+                        const std::vector<uint64_t>& added) {
       ++calls;
       lastGeneration = generation;
-      lastFilterCount = p.filters().size();
+      lastFilterCount = p->filters().size();
+      lastAdded = added;
     };
     return o;
   }
@@ -388,7 +392,7 @@ TEST(EngineTransactions, ConcurrentWriters) {
   std::mutex mu;
   std::vector<uint64_t> generations;
   EngineOptions o;
-  o.onCommit = [&](const Policy&, uint64_t generation) {
+  o.onCommit = [&](const std::shared_ptr<const Policy>&, uint64_t generation, const auto&) {
     std::lock_guard g(mu);
     generations.push_back(generation);
   };
