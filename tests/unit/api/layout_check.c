@@ -3,6 +3,7 @@
 // sees through the same headers.
 #include "layout_check.h"
 
+#include <fwpmu.h>
 #include <fwpsk.h>
 #include <stddef.h>
 
@@ -79,6 +80,101 @@ _Static_assert(FWPS_FIELD_ALE_AUTH_CONNECT_V4_ICMP_TYPE ==
                "ICMP alias");
 _Static_assert(FWPS_LAYER_ALE_AUTH_CONNECT_V4 == 48 && FWPS_BUILTIN_LAYER_MAX == 103, "ids");
 
+// The FWPM management structures (fwpmtypes.h), WFP's x64 layout: GUIDs 4-byte aligned,
+// pointers and UINT64 8-byte aligned, unions as large as their largest member.
+_Static_assert(sizeof(FWPM_DISPLAY_DATA0) == 16, "FWPM_DISPLAY_DATA0");
+_Static_assert(sizeof(FWPM_SESSION0) == 72, "FWPM_SESSION0");
+_Static_assert(offsetof(FWPM_SESSION0, flags) == 32, "session.flags");
+_Static_assert(offsetof(FWPM_SESSION0, txnWaitTimeoutInMSec) == 36, "txnWaitTimeoutInMSec");
+_Static_assert(offsetof(FWPM_SESSION0, processId) == 40, "processId");
+_Static_assert(offsetof(FWPM_SESSION0, sid) == 48, "sid");
+_Static_assert(offsetof(FWPM_SESSION0, username) == 56, "username");
+_Static_assert(offsetof(FWPM_SESSION0, kernelMode) == 64, "kernelMode");
+_Static_assert(sizeof(FWPM_PROVIDER0) == 64, "FWPM_PROVIDER0");
+_Static_assert(offsetof(FWPM_PROVIDER0, providerData) == 40, "provider.providerData");
+_Static_assert(offsetof(FWPM_PROVIDER0, serviceName) == 56, "serviceName");
+_Static_assert(sizeof(FWPM_SUBLAYER0) == 72, "FWPM_SUBLAYER0");
+_Static_assert(offsetof(FWPM_SUBLAYER0, providerKey) == 40, "sublayer.providerKey");
+_Static_assert(offsetof(FWPM_SUBLAYER0, weight) == 64, "sublayer.weight");
+_Static_assert(sizeof(FWPM_CALLOUT0) == 88, "FWPM_CALLOUT0");
+_Static_assert(offsetof(FWPM_CALLOUT0, applicableLayer) == 64, "applicableLayer");
+_Static_assert(offsetof(FWPM_CALLOUT0, calloutId) == 80, "calloutId");
+_Static_assert(sizeof(FWPM_FIELD0) == 16 && sizeof(FWPM_LAYER0) == 72, "FWPM_LAYER0");
+_Static_assert(offsetof(FWPM_LAYER0, defaultSubLayerKey) == 48, "defaultSubLayerKey");
+_Static_assert(offsetof(FWPM_LAYER0, layerId) == 64, "layerId");
+_Static_assert(sizeof(FWPM_FILTER_CONDITION0) == 40, "FWPM_FILTER_CONDITION0");
+_Static_assert(offsetof(FWPM_FILTER_CONDITION0, conditionValue) == 24, "conditionValue");
+_Static_assert(sizeof(FWPM_ACTION0) == 20 && offsetof(FWPM_ACTION0, calloutKey) == 4, "action");
+_Static_assert(sizeof(FWPM_FILTER0) == 200, "FWPM_FILTER0");
+_Static_assert(offsetof(FWPM_FILTER0, providerKey) == 40, "filter.providerKey");
+_Static_assert(offsetof(FWPM_FILTER0, layerKey) == 64, "layerKey");
+_Static_assert(offsetof(FWPM_FILTER0, subLayerKey) == 80, "subLayerKey");
+_Static_assert(offsetof(FWPM_FILTER0, weight) == 96, "filter.weight");
+_Static_assert(offsetof(FWPM_FILTER0, numFilterConditions) == 112, "numFilterConditions");
+_Static_assert(offsetof(FWPM_FILTER0, filterCondition) == 120, "filterCondition");
+_Static_assert(offsetof(FWPM_FILTER0, action) == 128, "filter.action");
+_Static_assert(offsetof(FWPM_FILTER0, rawContext) == 152, "rawContext");
+_Static_assert(offsetof(FWPM_FILTER0, providerContextKey) == 152, "providerContextKey");
+_Static_assert(offsetof(FWPM_FILTER0, reserved) == 168, "filter.reserved");
+_Static_assert(offsetof(FWPM_FILTER0, filterId) == 176, "filter.filterId");
+_Static_assert(offsetof(FWPM_FILTER0, effectiveWeight) == 184, "effectiveWeight");
+_Static_assert(sizeof(FWPM_PROVIDER_ENUM_TEMPLATE0) == 8, "provider template");
+_Static_assert(sizeof(FWPM_SUBLAYER_ENUM_TEMPLATE0) == 8, "sublayer template");
+_Static_assert(sizeof(FWPM_CALLOUT_ENUM_TEMPLATE0) == 24, "callout template");
+_Static_assert(sizeof(FWPM_PROVIDER_CONTEXT_ENUM_TEMPLATE0) == 16, "provider context template");
+_Static_assert(sizeof(FWPM_FILTER_ENUM_TEMPLATE0) == 72, "FWPM_FILTER_ENUM_TEMPLATE0");
+_Static_assert(offsetof(FWPM_FILTER_ENUM_TEMPLATE0, enumType) == 24, "enumType");
+_Static_assert(offsetof(FWPM_FILTER_ENUM_TEMPLATE0, providerContextTemplate) == 32, "pct");
+_Static_assert(offsetof(FWPM_FILTER_ENUM_TEMPLATE0, filterCondition) == 48, "template conds");
+_Static_assert(offsetof(FWPM_FILTER_ENUM_TEMPLATE0, actionMask) == 56, "actionMask");
+_Static_assert(offsetof(FWPM_FILTER_ENUM_TEMPLATE0, calloutKey) == 64, "template.calloutKey");
+_Static_assert(sizeof(FWPM_FILTER_SUBSCRIPTION0) == 32, "FWPM_FILTER_SUBSCRIPTION0");
+_Static_assert(offsetof(FWPM_FILTER_SUBSCRIPTION0, sessionKey) == 12, "sessionKey");
+_Static_assert(sizeof(FWPM_FILTER_CHANGE0) == 32, "FWPM_FILTER_CHANGE0");
+_Static_assert(offsetof(FWPM_FILTER_CHANGE0, filterKey) == 4, "change.filterKey");
+_Static_assert(offsetof(FWPM_FILTER_CHANGE0, filterId) == 24, "change.filterId");
+_Static_assert(sizeof(FILETIME) == 8, "FILETIME");
+_Static_assert(sizeof(FWPM_NET_EVENT_HEADER0) == 88, "FWPM_NET_EVENT_HEADER0");
+_Static_assert(offsetof(FWPM_NET_EVENT_HEADER0, ipProtocol) == 16, "ipProtocol");
+_Static_assert(offsetof(FWPM_NET_EVENT_HEADER0, localAddrV4) == 20, "localAddrV4");
+_Static_assert(offsetof(FWPM_NET_EVENT_HEADER0, remoteAddrV6) == 36, "remoteAddrV6");
+_Static_assert(offsetof(FWPM_NET_EVENT_HEADER0, localPort) == 52, "localPort");
+_Static_assert(offsetof(FWPM_NET_EVENT_HEADER0, scopeId) == 56, "scopeId");
+_Static_assert(offsetof(FWPM_NET_EVENT_HEADER0, appId) == 64, "appId");
+_Static_assert(offsetof(FWPM_NET_EVENT_HEADER0, userId) == 80, "userId");
+_Static_assert(sizeof(FWPM_NET_EVENT_HEADER1) == 144, "FWPM_NET_EVENT_HEADER1");
+_Static_assert(offsetof(FWPM_NET_EVENT_HEADER1, userId) == 80, "header1.userId");
+_Static_assert(offsetof(FWPM_NET_EVENT_HEADER1, reserved1) == 88, "reserved1");
+_Static_assert(offsetof(FWPM_NET_EVENT_HEADER1, reserved2) == 96, "reserved2");
+_Static_assert(offsetof(FWPM_NET_EVENT_HEADER1, reserved10) == 136, "reserved10");
+_Static_assert(sizeof(FWPM_NET_EVENT_CLASSIFY_DROP0) == 16, "CLASSIFY_DROP0");
+_Static_assert(sizeof(FWPM_NET_EVENT_CLASSIFY_DROP1) == 32, "CLASSIFY_DROP1");
+_Static_assert(offsetof(FWPM_NET_EVENT_CLASSIFY_DROP1, reauthReason) == 12, "reauthReason");
+_Static_assert(offsetof(FWPM_NET_EVENT_CLASSIFY_DROP1, isLoopback) == 28, "isLoopback");
+_Static_assert(sizeof(FWPM_NET_EVENT_CLASSIFY_ALLOW0) == 32, "CLASSIFY_ALLOW0");
+_Static_assert(sizeof(FWPM_NET_EVENT1) == 160, "FWPM_NET_EVENT1");
+_Static_assert(offsetof(FWPM_NET_EVENT1, type) == 144, "event.type");
+_Static_assert(offsetof(FWPM_NET_EVENT1, classifyDrop) == 152, "classifyDrop");
+_Static_assert(offsetof(FWPM_NET_EVENT1, classifyAllow) == 152, "classifyAllow");
+_Static_assert(sizeof(FWPM_NET_EVENT_ENUM_TEMPLATE0) == 32, "FWPM_NET_EVENT_ENUM_TEMPLATE0");
+_Static_assert(offsetof(FWPM_NET_EVENT_ENUM_TEMPLATE0, filterCondition) == 24, "ne conds");
+_Static_assert(sizeof(FWPM_NET_EVENT_SUBSCRIPTION0) == 32, "FWPM_NET_EVENT_SUBSCRIPTION0");
+_Static_assert(sizeof(SEC_WINNT_AUTH_IDENTITY_W) == 48, "SEC_WINNT_AUTH_IDENTITY_W");
+_Static_assert(FWP_E_NULL_POINTER == 0x8032001CUL && FWP_E_DROP_NOICMP == 0x80320104UL, "FWP_E");
+_Static_assert(HRESULT_FROM_WIN32(ERROR_INVALID_HANDLE) == 0x80070006UL, "HRESULT_FROM_WIN32");
+_Static_assert(HRESULT_FROM_WIN32(RPC_S_SERVER_UNAVAILABLE) == 0x800706BAUL, "unavailable");
+_Static_assert(HRESULT_FROM_WIN32(ERROR_SUCCESS) == 0, "success");
+// The declarations compile as C (sizeof does not evaluate: no reference to libxfpm).
+_Static_assert(sizeof(&FwpmFilterAdd0) == sizeof(void*), "FwpmFilterAdd0");
+_Static_assert(sizeof(&FwpmNetEventEnum1) == sizeof(void*), "FwpmNetEventEnum1");
+_Static_assert(sizeof(XfpmLastErrorMessage()) == sizeof(const char*), "XfpmLastErrorMessage");
+
+// A change callback written the Windows way must compile as C.
+static void onFilterChange(void* context, const FWPM_FILTER_CHANGE0* change) {
+  *(UINT64*)context = change->changeType == FWPM_CHANGE_ADD ? change->filterId : 0;
+}
+static const FWPM_FILTER_CHANGE_CALLBACK0 kOnFilterChange = onFilterChange;
+
 // A classify function written the Windows way must compile as C.
 static void classifyExample(const FWPS_INCOMING_VALUES0* inFixedValues,
                             const FWPS_INCOMING_METADATA_VALUES0* inMetaValues,
@@ -134,6 +230,20 @@ size_t xfpApiCLayout(XfpApiLayoutItem item) {
       return sizeof(DRIVER_OBJECT);
     case kXfpLayoutExampleCalloutFlags:
       return kExampleCallout.flags;
+    case kXfpLayoutFwpmSession0:
+      return sizeof(FWPM_SESSION0);
+    case kXfpLayoutFwpmFilter0:
+      return sizeof(FWPM_FILTER0);
+    case kXfpLayoutFwpmFilter0EffectiveWeight:
+      return offsetof(FWPM_FILTER0, effectiveWeight);
+    case kXfpLayoutFwpmFilterEnumTemplate0:
+      return sizeof(FWPM_FILTER_ENUM_TEMPLATE0);
+    case kXfpLayoutFwpmNetEventHeader1:
+      return sizeof(FWPM_NET_EVENT_HEADER1);
+    case kXfpLayoutFwpmNetEvent1:
+      return kOnFilterChange != NULL ? sizeof(FWPM_NET_EVENT1) : 0;
+    case kXfpLayoutFwpmNetEvent1Union:
+      return offsetof(FWPM_NET_EVENT1, classifyDrop);
     case kXfpLayoutItemCount:
       break;
   }

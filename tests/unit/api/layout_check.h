@@ -20,6 +20,13 @@ typedef enum XfpApiLayoutItem_ {
   kXfpLayoutProviderContext2,
   kXfpLayoutDriverObject,
   kXfpLayoutExampleCalloutFlags,
+  kXfpLayoutFwpmSession0,
+  kXfpLayoutFwpmFilter0,
+  kXfpLayoutFwpmFilter0EffectiveWeight,
+  kXfpLayoutFwpmFilterEnumTemplate0,
+  kXfpLayoutFwpmNetEventHeader1,
+  kXfpLayoutFwpmNetEvent1,
+  kXfpLayoutFwpmNetEvent1Union,
   kXfpLayoutItemCount
 } XfpApiLayoutItem;
 
