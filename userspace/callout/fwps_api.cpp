@@ -52,7 +52,7 @@ NTSTATUS registerCallout(void* deviceObject, const Callout* callout, UINT32* cal
   c->device = deviceObject;
   {
     std::lock_guard plock(rt->policyMu);
-    c->id = rt->policy.calloutIdForKey(toGuid(callout->calloutKey));
+    c->id = rt->calloutIdFor(toGuid(callout->calloutKey));
     {
       std::unique_lock lock(rt->regMu);
       for (const auto& [id, other] : rt->callouts) {
@@ -63,7 +63,7 @@ NTSTATUS registerCallout(void* deviceObject, const Callout* callout, UINT32* cal
       rt->callouts[c->id] = c;
     }
     // Filters of this callout now punt (registered): recompile and publish.
-    if (auto r = rt->commitLocked(); !r) {
+    if (auto r = rt->republishLocked(); !r) {
       std::unique_lock lock(rt->regMu);
       rt->callouts.erase(c->id);
       return STATUS_UNSUCCESSFUL;
@@ -102,7 +102,7 @@ NTSTATUS unregisterCallout(RuntimeImpl* rt, std::shared_ptr<RegisteredCallout> c
   rt->blockPendedOf(c->id);
   std::lock_guard plock(rt->policyMu);
   (void)rt->fastPath->setCalloutLive(c->id, false);
-  (void)rt->commitLocked();
+  (void)rt->republishLocked();
   return STATUS_SUCCESS;
 }
 

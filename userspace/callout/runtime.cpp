@@ -1176,9 +1176,23 @@ std::shared_ptr<RegisteredCallout> RuntimeImpl::registered(uint32_t calloutId) c
 }
 
 Result<void> RuntimeImpl::commitLocked() {
+  return publishLocked(std::make_shared<const Policy>(policy.snapshot()));
+}
+
+Result<void> RuntimeImpl::republishLocked() {
+  std::shared_ptr<const Policy> p = currentSnapshot();
+  return p ? publishLocked(std::move(p)) : commitLocked();
+}
+
+uint32_t RuntimeImpl::calloutIdFor(const Guid& key) const {
+  return options.calloutIdFor ? options.calloutIdFor(key) : policy.calloutIdForKey(key);
+}
+
+Result<void> RuntimeImpl::publishLocked(std::shared_ptr<const Policy> published) {
+  const Policy& pol = *published;
   compiler::CompileOptions co;
   co.registered = [this](uint32_t id) { return isRegistered(id); };
-  auto compiled = compiler::compile(policy, co);
+  auto compiled = compiler::compile(pol, co);
   if (!compiled) {
     return tl::unexpected(compiled.error());
   }
@@ -1192,17 +1206,16 @@ Result<void> RuntimeImpl::commitLocked() {
   if (auto r = fastPath->commit(*compiled); !r) {
     return fail(0, r.error().describe());
   }
-  auto snap = std::make_shared<const Policy>(policy.snapshot());
   {
     std::lock_guard lock(snapshotMu);
-    snapshot = std::move(snap);
+    snapshot = std::move(published);
   }
   // ALE: which auth layers have filters, and a new ALE generation when they changed (every
   // cached flow is then re-authorized on its next packet, wfp-model.md §4.10).
   const LayerIds& k = ids();
   std::set<uint64_t> aleIds;
   uint32_t layers = 0;
-  for (const auto& [id, f] : policy.filters()) {
+  for (const auto& [id, f] : pol.filters()) {
     const LayerInfo* l = layerByKey(f.layerKey);
     if (l == nullptr || !isAleAuth(l->id)) {
       continue;
@@ -1326,6 +1339,40 @@ Result<void> CalloutRuntime::commit() {
     }
   }
   return {};
+}
+
+Result<void> CalloutRuntime::publish(std::shared_ptr<const Policy> policy,
+                                     const std::vector<uint64_t>& added) {
+  RuntimeImpl& rt = *impl_;
+  std::lock_guard lock(rt.policyMu);
+  const std::shared_ptr<const Policy> p = policy;
+  if (auto r = rt.publishLocked(std::move(policy)); !r) {
+    return r;
+  }
+  for (uint64_t id : added) {  // ADD_FILTER_POST_COMMIT (wfp-model.md §5.4)
+    const Filter* f = p->filterById(id);
+    if (f == nullptr) {
+      continue;
+    }
+    auto c = rt.registered(calloutIdOf(*p, *f));
+    if (c != nullptr && (c->flags & FWP_CALLOUT_FLAG_ENABLE_COMMIT_ADD_NOTIFY) != 0) {
+      (void)rt.notify(*c, FWPS_CALLOUT_NOTIFY_ADD_FILTER_POST_COMMIT, *f, *p);
+    }
+  }
+  return {};
+}
+
+bool CalloutRuntime::notifyFilterAdded(const Filter& filter, const Policy& context) {
+  auto c = impl_->registered(calloutIdOf(context, filter));
+  return c == nullptr ||
+         impl_->notify(*c, FWPS_CALLOUT_NOTIFY_ADD_FILTER, filter, context) == STATUS_SUCCESS;
+}
+
+void CalloutRuntime::notifyFilterDeleted(const Filter& filter, const Policy& context) {
+  // DELETE_FILTER goes to the callout whether or not it saw the ADD (filterKey NULL).
+  if (auto c = impl_->registered(calloutIdOf(context, filter)); c != nullptr) {
+    (void)impl_->notify(*c, FWPS_CALLOUT_NOTIFY_DELETE_FILTER, filter, context);
+  }
 }
 
 void CalloutRuntime::withPolicy(const std::function<void(const Policy&)>& fn) const {

@@ -44,6 +44,10 @@ struct RuntimeOptions {
   std::chrono::milliseconds flowIdle{60000};
   // Turn off TSO/GSO on attached interfaces so callouts see wire-sized frames.
   bool disableOffloads = true;
+  // Where run-time callout ids come from when an engine owns the policy (xfpd: the engine's
+  // calloutIdForKey, so FwpsCalloutRegister* and FwpmCalloutAdd0 agree on one id per key).
+  // Empty: the runtime's own policy allocates them.
+  std::function<uint32_t(const Guid& key)> calloutIdFor;
 };
 
 struct RuntimeStats {
@@ -89,6 +93,16 @@ class CalloutRuntime {
   [[nodiscard]] Result<uint32_t> addCallout(Callout callout);
   [[nodiscard]] Result<void> addSublayer(Sublayer sublayer);
   [[nodiscard]] Result<void> commit();
+
+  // The engine-owned mode (xfpd; docs/engine.md "Composing xfpd"): the engine's committed policy
+  // is published as is (one fast-path generation), ADD_FILTER_POST_COMMIT goes to the callouts of
+  // `added` that asked for it, and the punt path classifies against `policy` from then on.
+  [[nodiscard]] Result<void> publish(std::shared_ptr<const Policy> policy,
+                                     const std::vector<uint64_t>& added);
+  // notifyFn ADD_FILTER / DELETE_FILTER for the engine's FilterNotifier (at the add/delete call,
+  // wfp-model.md §5.4): false when the filter's registered callout refused it.
+  [[nodiscard]] bool notifyFilterAdded(const Filter& filter, const Policy& context);
+  void notifyFilterDeleted(const Filter& filter, const Policy& context);
   // Runs fn with the policy under the runtime's lock (read-only use).
   void withPolicy(const std::function<void(const Policy&)>& fn) const;
 

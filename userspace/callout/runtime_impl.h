@@ -149,7 +149,7 @@ struct RuntimeImpl {
 
   // Management side.
   mutable std::mutex policyMu;
-  Policy policy;
+  Policy policy;  // standalone hosts only; with an engine (publish()) it stays unused
   std::vector<uint64_t> addedSinceCommit;
   std::set<uint64_t> aleFilterIds;
   std::atomic<uint32_t> aleLayerBits{0};  // XFP_ALE_*: the ALE auth layers with filters
@@ -228,7 +228,16 @@ struct RuntimeImpl {
   void heartbeat(bool alive);
   unsigned workerFor(const FlowKey& key) const;
   std::shared_ptr<const Policy> currentSnapshot() const;
+  // Compiles `p`, publishes it to the fast path (one generation) and makes it what the punt path
+  // classifies against. policyMu held.
+  Result<void> publishLocked(std::shared_ptr<const Policy> p);
+  // Publishes the runtime-owned policy (standalone hosts: xfp-enforce, tests). policyMu held.
   Result<void> commitLocked();
+  // Publishes the last published policy again: callout registration changed what it compiles to
+  // (§4.5) without changing the policy. policyMu held.
+  Result<void> republishLocked();
+  // The id of a callout key: the engine's allocator when one owns the policy, else ours.
+  uint32_t calloutIdFor(const Guid& key) const;
   bool isRegistered(uint32_t calloutId) const;
   std::shared_ptr<RegisteredCallout> registered(uint32_t calloutId) const;
   AttachedInterface* interfaceFor(uint32_t ifindex);
