@@ -23,11 +23,19 @@ uint32_t rawEnum(const E& e) {
   return v;
 }
 
-Result<std::u16string> wideFromC(const WCHAR* s, const char* what) {
+std::u16string wideCopyFromC(const WCHAR* s) {
   std::u16string out;
   for (const WCHAR* p = s; *p != 0; ++p) {
     out.push_back(static_cast<char16_t>(*p));
   }
+  return out;
+}
+
+// Text the core holds as UTF-8 (names, descriptions, service names) must be well-formed UTF-16:
+// an unpaired surrogate has no UTF-8 form, and replacing it would store something other than
+// what the caller gave.
+Result<std::u16string> wideFromC(const WCHAR* s, const char* what) {
+  std::u16string out = wideCopyFromC(s);
   for (size_t i = 0; i < out.size(); ++i) {
     const char16_t c = out[i];
     if (c >= 0xD800 && c < 0xDC00 && i + 1 < out.size() && out[i + 1] >= 0xDC00 &&
@@ -456,9 +464,8 @@ Result<Value> valueFromC(const FWP_VALUE0& v) {
       if (auto r = need(v.unicodeString); !r) {
         return tl::unexpected(r.error());
       }
-      return wideFromC(v.unicodeString, "FWP_UNICODE_STRING_TYPE value").map([](auto s) {
-        return Value::unicodeString(std::move(s));
-      });
+      // Any UTF-16, as WFP takes it: the wire carries even unpaired surrogates exactly.
+      return Value::unicodeString(wideCopyFromC(v.unicodeString));
     }
     case FWP_TOKEN_INFORMATION_TYPE:
     case FWP_TOKEN_ACCESS_INFORMATION_TYPE:

@@ -5,8 +5,9 @@
 // data, a condition array) -> FWP_E_NULL_POINTER; a NULL displayData.name on an object to add ->
 // FWP_E_NULL_DISPLAY_NAME; a data type that is not an FWP_DATA_TYPE -> FWP_E_INVALID_ENUMERATOR;
 // a condition-only type (mask, range) in an FWP_VALUE0, or a token type (the engine cannot take
-// an access token from a client) -> FWP_E_TYPE_MISMATCH; a string that is not valid UTF-16 (an
-// unpaired surrogate: the wire carries UTF-8) -> FWP_E_INVALID_PARAMETER. Everything the model
+// an access token from a client) -> FWP_E_TYPE_MISMATCH; a name, description or service name that
+// is not valid UTF-16 (an unpaired surrogate: the core keeps them as UTF-8) ->
+// FWP_E_INVALID_PARAMETER (FWP_UNICODE_STRING_TYPE values take any UTF-16). Everything the model
 // decides (flags, action types, weights, match types, layers, lifetimes...) is left to the
 // engine, which answers with the same codes for every client.
 //

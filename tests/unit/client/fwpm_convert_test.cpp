@@ -398,11 +398,12 @@ TEST(FwpmConvert, BadDataTypes) {
   v.type = FWP_SID;
   v.sid = reinterpret_cast<SID*>(sid);
   EXPECT_EQ(errorOf(valueFromC(v)), FWP_E_INVALID_PARAMETER);
-  // An unpaired surrogate in a string value.
-  std::vector<WCHAR> lone = {0xDBFF, 0};
+  // An unpaired surrogate in a string value is taken as is (unlike names: the wire carries any
+  // UTF-16 in a value).
+  std::vector<WCHAR> lone = {'x', 0xDBFF, 0};
   v.type = FWP_UNICODE_STRING_TYPE;
   v.unicodeString = lone.data();
-  EXPECT_EQ(errorOf(valueFromC(v)), FWP_E_INVALID_PARAMETER);
+  EXPECT_EQ(valueFromC(v).value(), Value::unicodeString(std::u16string{u'x', char16_t{0xDBFF}}));
 }
 
 TEST(FwpmConvert, ConditionsNeedTheirArray) {
