@@ -42,6 +42,39 @@ std::vector<uint32_t> CounterSlots::retainOnly(const std::vector<uint64_t>& live
   return released;
 }
 
+std::vector<uint32_t> CounterSlots::restore(
+    const std::vector<std::pair<uint64_t, uint32_t>>& live) {
+  byFilter_.clear();
+  free_.clear();
+  std::vector<bool> used(capacity_, false);
+  std::vector<uint32_t> orphans;
+  for (const auto& [filterId, slot] : live) {
+    if (slot >= capacity_) {
+      continue;
+    }
+    const bool slotTaken = used[slot];
+    used[slot] = true;
+    auto it = byFilter_.find(filterId);
+    if (it != byFilter_.end()) {
+      if (it->second != slot && !slotTaken) {
+        orphans.push_back(slot);
+      }
+      continue;
+    }
+    if (!slotTaken) {
+      byFilter_.emplace(filterId, slot);
+    }
+  }
+  // Lowest slots first: slotFor() takes free slots from the back.
+  for (uint32_t slot = capacity_; slot-- > 0;) {
+    if (!used[slot]) {
+      free_.push_back(slot);
+    }
+  }
+  next_ = capacity_;
+  return orphans;
+}
+
 void CounterSlots::recycle(const std::vector<uint32_t>& slots) {
   free_.insert(free_.end(), slots.begin(), slots.end());
 }

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace xfp::dataplane {
@@ -21,6 +22,13 @@ class CounterSlots {
   std::vector<uint32_t> retainOnly(const std::vector<uint64_t>& live);
   // Makes released (and zeroed) slots available again.
   void recycle(const std::vector<uint32_t>& slots);
+
+  // Starts over from a policy that is already live (FastPath::adopt): each (filterId, slot) pair
+  // keeps its slot; every other slot is free (the caller has zeroed them). Returns the slots the
+  // live policy counts into that no filter keeps (an id seen with two slots, a slot claimed by
+  // two ids: corrupt input, never written by commit()), which the caller releases only after its
+  // next flip. Pairs with a slot >= capacity are ignored (the kernel cannot count into them).
+  std::vector<uint32_t> restore(const std::vector<std::pair<uint64_t, uint32_t>>& live);
 
  private:
   uint32_t capacity_;

@@ -23,6 +23,17 @@ class TcAttachment {
                                                       std::uint32_t handle = 1,
                                                       std::uint32_t priority = 1);
 
+  // Takes over the filter at handle/priority if it runs a program named progName (one left by an
+  // earlier process, e.g. a crashed xfpd): replaces its program atomically (BPF_TC_F_REPLACE, no
+  // moment without a filter). Attaches as attach() does when there is none; fails with EEXIST if
+  // the filter there runs another program. Never destroys the clsact qdisc it found.
+  [[nodiscard]] static BpfResult<TcAttachment> takeOver(int ifindex,
+                                                        int progFd,
+                                                        std::string progName,
+                                                        bpf_tc_attach_point point = BPF_TC_EGRESS,
+                                                        std::uint32_t handle = 1,
+                                                        std::uint32_t priority = 1);
+
   TcAttachment(TcAttachment&& other) noexcept;
   TcAttachment& operator=(TcAttachment&& other) noexcept;
   TcAttachment(const TcAttachment&) = delete;
@@ -32,10 +43,21 @@ class TcAttachment {
   // Detaches now (idempotent); the destructor calls it and ignores the result.
   [[nodiscard]] BpfResult<void> detach();
 
+  // Forgets the attachment without detaching: the filter stays in the kernel (and keeps the
+  // program alive) after this object and the process are gone, until someone removes it.
+  void release() noexcept;
+
   [[nodiscard]] bool createdHook() const noexcept { return createdHook_; }
 
  private:
   TcAttachment() = default;
+  [[nodiscard]] static BpfResult<TcAttachment> attachImpl(int ifindex,
+                                                          int progFd,
+                                                          std::string progName,
+                                                          bpf_tc_attach_point point,
+                                                          std::uint32_t handle,
+                                                          std::uint32_t priority,
+                                                          bool replace);
 
   int ifindex_ = 0;
   bpf_tc_attach_point point_ = BPF_TC_EGRESS;
