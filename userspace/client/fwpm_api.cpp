@@ -1,6 +1,9 @@
 // The Fwpm* C functions of fwpmu.h: argument checks, FWPM C structs -> core objects
 // (fwpm_convert) -> proto (userspace/rpc/codec), one request on the handle's session stream
 // (engine_session), and the reply back to C. Nothing here throws across the C boundary.
+
+// This translation unit defines (and libxfpm.so exports) the GUIDs of fwpm_guids.h.
+#define INITGUID
 #include <fwpmu.h>
 
 #include <cstdint>

@@ -168,6 +168,8 @@ _Static_assert(HRESULT_FROM_WIN32(ERROR_SUCCESS) == 0, "success");
 _Static_assert(sizeof(&FwpmFilterAdd0) == sizeof(void*), "FwpmFilterAdd0");
 _Static_assert(sizeof(&FwpmNetEventEnum1) == sizeof(void*), "FwpmNetEventEnum1");
 _Static_assert(sizeof(XfpmLastErrorMessage()) == sizeof(const char*), "XfpmLastErrorMessage");
+_Static_assert(sizeof(FWPM_LAYER_ALE_AUTH_CONNECT_V4) == 16, "fwpm_guids.h");
+_Static_assert(sizeof(FWPM_CONDITION_ICMP_TYPE) == 16, "condition alias");
 
 // A change callback written the Windows way must compile as C.
 static void onFilterChange(void* context, const FWPM_FILTER_CHANGE0* change) {

@@ -1,6 +1,9 @@
 // fwpmu.h: the FWPM management API of xfp (WFP's names and semantics, wfp-model.md §7),
 // implemented by libxfpm.so as a client of the xfpd service.
 //
+// The layer, sublayer, condition and provider GUIDs (FWPM_LAYER_INBOUND_TRANSPORT_V4, ...) are in
+// fwpm_guids.h, included here; libxfpm.so defines them.
+//
 // Every function returns a DWORD: ERROR_SUCCESS (0), an FWP_E_* code, or one of these:
 //  * HRESULT_FROM_WIN32(RPC_S_SERVER_UNAVAILABLE) (0x800706BA): xfpd cannot be reached when the
 //    session is opened (no socket, nothing listening, or it does not serve the API).
@@ -32,16 +35,17 @@
 #ifndef XFP_FWPMU_H
 #define XFP_FWPMU_H
 
-#include "fwpmtypes.h"
-
-#ifdef __cplusplus
-extern "C" {
-#endif
-
 #if defined(__GNUC__)
 #define XFPM_API __attribute__((visibility("default")))
 #else
 #define XFPM_API
+#endif
+
+#include "fwpm_guids.h"
+#include "fwpmtypes.h"
+
+#ifdef __cplusplus
+extern "C" {
 #endif
 
 // FwpmEngineOpen0's authnService (rpcdce.h).
