@@ -88,6 +88,8 @@ Result<DaemonConfig> parseConfig(const std::string& text, const std::string& ori
                           "max_pended",
                           "drop_events",
                           "allow_events",
+                          "net_event_log_size",
+                          "detach_on_stop",
                           "interface",
                           "plugin"},
                          "",
@@ -106,7 +108,9 @@ Result<DaemonConfig> parseConfig(const std::string& text, const std::string& ori
                  read(root, "pend_timeout_ms", pendMs, "", origin),
                  read(root, "max_pended", c.maxPended, "", origin),
                  read(root, "drop_events", c.dropEvents, "", origin),
-                 read(root, "allow_events", c.allowEvents, "", origin)}) {
+                 read(root, "allow_events", c.allowEvents, "", origin),
+                 read(root, "net_event_log_size", c.netEventLogSize, "", origin),
+                 read(root, "detach_on_stop", c.detachOnStop, "", origin)}) {
     if (!r) {
       return tl::unexpected(r.error());
     }
@@ -115,6 +119,9 @@ Result<DaemonConfig> parseConfig(const std::string& text, const std::string& ori
     return tl::unexpected(configError(origin, "pend_timeout_ms: must be above 0"));
   }
   c.pendTimeout = std::chrono::milliseconds(pendMs);
+  if (c.netEventLogSize == 0 || c.netEventLogSize > (1u << 20)) {
+    return tl::unexpected(configError(origin, "net_event_log_size: 1 to 1048576 events"));
+  }
   if (c.workers > 64) {
     return tl::unexpected(configError(origin, "workers: at most 64"));
   }

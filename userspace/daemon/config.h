@@ -35,6 +35,10 @@ struct DaemonConfig {
   size_t maxPended = 4096;
   bool dropEvents = true;
   bool allowEvents = false;
+  size_t netEventLogSize = 4096;  // the circular net-event log (FwpmNetEventEnum)
+  // On SIGTERM: false (default) leaves the pinned data path enforcing the last committed policy
+  // for the next xfpd to adopt (wfp-model.md §7.5, BOOTTIME); true detaches and unpins it.
+  bool detachOnStop = false;
 };
 
 // Parses TOML text; `origin` names the source in error messages.
