@@ -1,6 +1,6 @@
 // Integration: xfpd as a process, configured to enforce a policy on a veth end inside a test
 // namespace: it reports ready, enforces (a blocked and a permitted UDP port), logs the drop as a
-// net event, and on SIGTERM detaches and exits 0.
+// net event, and on SIGTERM with detach_on_stop detaches and exits 0.
 #include <fcntl.h>
 #include <net/if.h>
 #include <poll.h>
@@ -67,6 +67,9 @@ TEST(Xfpd, EnforcesItsConfigurationAndStopsCleanly) {
                       {"field": "IP_LOCAL_PORT", "value": 7951}]}]})";
   std::ofstream(base + ".toml") << "policy = \"" << base << ".json\"\n"
                                 << "pin_dir = \"/sys/fs/bpf/xfpt-xfpd-" << ::getpid() << "\"\n"
+                                << "state_dir = \"" << base << "-state\"\n"
+                                << "socket = \"" << base << ".sock\"\n"
+                                << "detach_on_stop = true\n"
                                 << "[[interface]]\nname = \"" << ns.linkA() << "\"\nnetns = \""
                                 << ns.nsA() << "\"\n";
   int out[2];
@@ -93,7 +96,7 @@ TEST(Xfpd, EnforcesItsConfigurationAndStopsCleanly) {
 
   EXPECT_FALSE(udpArrives(ns, 7951));
   EXPECT_TRUE(udpArrives(ns, 7952));
-  EXPECT_TRUE(waitFor(out[0], log, "net event: drop proto 17 port", 5s)) << log;
+  EXPECT_TRUE(waitFor(out[0], log, "net event: drop in proto 17 port", 5s)) << log;
 
   ::kill(pid, SIGTERM);
   int status = -1;
@@ -119,6 +122,7 @@ TEST(Xfpd, EnforcesItsConfigurationAndStopsCleanly) {
   EXPECT_TRUE(udpArrives(ns, 7951));
   ::unlink((base + ".json").c_str());
   ::unlink((base + ".toml").c_str());
+  VethNamespaces::run("rm -rf " + base + "-state");
   VethNamespaces::run("rm -rf /sys/fs/bpf/xfpt-xfpd-" + std::to_string(::getpid()));
 }
 

@@ -321,6 +321,16 @@ Result<std::unique_ptr<CalloutRuntime>> CalloutRuntime::create(dataplane::FastPa
   impl->policy = std::move(policy);
   impl->aleFlowsFd = fastPath.mapFd("xfp_ale_flows");
   impl->aleCfgFd = fastPath.mapFd("xfp_ale_cfg");
+  {
+    // An adopted data path keeps the ALE verdicts an earlier runtime cached under its
+    // generation; start past it so every cached flow is re-authorized against our policy (the
+    // flow state of that runtime -- contexts, pends -- is gone with it).
+    uint32_t zero = 0;
+    xfp_ale_cfg c{};
+    if (impl->aleCfgFd >= 0 && bpf_map_lookup_elem(impl->aleCfgFd, &zero, &c) == 0) {
+      impl->aleGen = std::max<uint64_t>(impl->aleGen.load(), c.ale_gen + 1);
+    }
+  }
   impl->runtimeFd = fastPath.mapFd("xfp_runtime");
   auto ring = dataplane::RingReceiver::open(fastPath.tcMapFd("xfp_punt_rb"));
   if (!ring) {

@@ -119,7 +119,11 @@ grpc::Status ControlService::Session(
   }
   v1::SessionRequest request;
   if (!stream->Read(&request)) {
-    return grpc::Status::OK;
+    // Nothing readable: the client hung up at once, or sent bytes that are no SessionRequest
+    // (gRPC ends the read on a message that does not parse).
+    return {grpc::StatusCode::INVALID_ARGUMENT,
+            "xfpd: a session stream must start with an open request (SessionRequest.open); "
+            "nothing parsable arrived"};
   }
   v1::SessionReply reply;
   if (request.op_case() != v1::SessionRequest::kOpen) {
