@@ -468,8 +468,9 @@ typedef struct FWPM_NET_EVENT1_ {
 } FWPM_NET_EVENT1;
 
 // startTime/endTime: the window of event times (FILETIME; an all-zero endTime is open-ended in
-// xfp). Conditions on the header fields (IP_PROTOCOL, IP_LOCAL/REMOTE_ADDRESS,
-// IP_LOCAL/REMOTE_PORT, FWPM_CONDITION_NET_EVENT_TYPE), FWP_MATCH_EQUAL only.
+// xfp, an endTime before startTime is FWP_E_INVALID_INTERVAL). Conditions on the header fields
+// (IP_PROTOCOL, IP_LOCAL/REMOTE_ADDRESS, IP_LOCAL/REMOTE_PORT, FWPM_CONDITION_NET_EVENT_TYPE),
+// FWP_MATCH_EQUAL only.
 typedef struct FWPM_NET_EVENT_ENUM_TEMPLATE0_ {
   FILETIME startTime;
   FILETIME endTime;

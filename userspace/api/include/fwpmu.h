@@ -29,8 +29,10 @@
 //  * The service socket is $XFP_SOCKET, default /run/xfp/xfpd.sock.
 //  * Handles may be used from several threads; calls on one engine handle are serialised.
 //  * Callbacks (filter changes, net events) run on a thread of the library, one per subscription,
-//    in order. Unsubscribing from inside the subscription's own callback is allowed here (on
-//    Windows it deadlocks): it returns at once, and the callback is not called again.
+//    in order; what a callback is given is valid only during the call. Unsubscribing (or closing
+//    the engine handle) waits for a callback in progress, as on Windows; from inside the
+//    subscription's own callback it is allowed here (on Windows it deadlocks): it returns at once,
+//    and the callback is not called again. Callbacks may call the engine.
 //  * Returned memory is one block per object or array; release it with FwpmFreeMemory0.
 #ifndef XFP_FWPMU_H
 #define XFP_FWPMU_H
