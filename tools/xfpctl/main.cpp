@@ -1,221 +1,54 @@
-// xfpctl: the command-line client of xfp. Offline commands (no service needed):
+// xfpctl: the command-line client of xfp. This file only reads the command line (CLI11) and
+// dispatches; each command family lives in a file of its own.
+//
+// Offline (no service needed):
 //   xfpctl explain --policy FILE --layer LAYER --packet "FIELD=VALUE ..." [--json]
 //   xfpctl check   --policy FILE [--json]     validate a policy file, list filters in order
-//   xfpctl layers  [LAYER]                    built-in layers and their fields
-// Exit status: 0 done, 2 bad command line, 3 policy file error, 4 bad packet/field value.
-#include <cstdio>
+//   xfpctl layers  [LAYER] [--json]           built-in layers and their fields
+// Against xfpd (gRPC on --socket PATH, else $XFP_SOCKET, else /run/xfp/xfpd.sock):
+//   xfpctl show filters|sublayers|providers|callouts|layers|counters|sessions|status
+//              [--json] [--layer LAYER] [--counters]
+//   xfpctl add filter --layer L --name N --action permit|block|callout-terminating:CALLOUT
+//              [--condition FIELD=VALUE]... [--weight W] [--sublayer S] [--persistent]
+//              [--key GUID] [--json OBJECT]             (prints the new filter id)
+//   xfpctl add sublayer|provider ...                    (prints the new key)
+//   xfpctl delete filter ID|KEY|NAME, delete sublayer|provider|callout KEY|NAME
+//   xfpctl apply FILE [--dry-run]                       (one transaction, all or nothing)
+//   xfpctl explain --layer L --packet P [--callout NAME=ANSWER] [--json]
+//   xfpctl events [--follow] [--json] [--protocol P] [--remote-port N] ... [--timeout S]
+//   xfpctl plugin load PATH [--params P] | unload NAME | list
+//
+// Exit status (docs/xfpctl.md):
+//   0 done (explain: whatever the verdict)
+//   2 bad command line (unknown layer, bad flag value, unknown object name)
+//   3 policy file error (apply FILE, add --json OBJECT)
+//   4 bad packet description or field value
+//   5 xfpd unreachable (no socket, nothing listening, connection broke)
+//   6 refused by xfpd: the caller may not manage (not root, not in the socket's group)
+//   7 the engine refused the operation (the FWP_E_* name and the engine's message are printed)
+// Errors go to stderr, prefixed "xfpctl: ".
 #include <iostream>
 
 #include <CLI/CLI.hpp>
-#include <fmt/format.h>
 
-#include "compiler/compiler.h"
-#include "compiler/fast_path_fields.h"
-#include "tools/xfpctl/explain_report.h"
-#include "tools/xfpctl/scripted_callouts.h"
-#include "userspace/core/policy_file.h"
-#include "userspace/core/value_text.h"
+#include "tools/xfpctl/edit_commands.h"
+#include "tools/xfpctl/events_command.h"
+#include "tools/xfpctl/explain_command.h"
+#include "tools/xfpctl/offline_commands.h"
+#include "tools/xfpctl/plugin_commands.h"
+#include "tools/xfpctl/service_client.h"
+#include "tools/xfpctl/show_commands.h"
 
 namespace {
 
-constexpr int kExitUsage = 2;
-constexpr int kExitPolicy = 3;
-constexpr int kExitPacket = 4;
+using namespace xfp::ctl;
 
-int errorExit(int code, const std::string& message) {
-  std::cerr << "xfpctl: " << message << "\n";
-  return code;
-}
-
-std::string errorText(const xfp::Error& e) {
-  return e.message;
-}
-
-int runExplain(const std::string& policyPath,
-               const std::string& layerName,
-               const std::string& packet,
-               const std::vector<std::string>& calloutSpecs,
-               bool asJson) {
-  auto policy = xfp::loadPolicyFile(policyPath);
-  if (!policy) {
-    return errorExit(kExitPolicy, errorText(policy.error()));
+int finish(const Outcome<void>& r) {
+  if (r) {
+    return kExitOk;
   }
-  const xfp::LayerInfo* layer = xfp::layerByName(layerName);
-  if (layer == nullptr || !layer->hasSchema()) {
-    return errorExit(kExitUsage,
-                     fmt::format("unknown layer \"{}\" (xfpctl layers lists them)", layerName));
-  }
-  auto in = xfp::parseIncomingValues(*layer, packet);
-  if (!in) {
-    return errorExit(kExitPacket, "--packet: " + in.error().message);
-  }
-  xfp::ctl::ScriptedCallouts callouts;
-  for (const std::string& spec : calloutSpecs) {
-    const size_t eq = spec.rfind('=');
-    if (eq == std::string::npos) {
-      return errorExit(kExitUsage, fmt::format("--callout \"{}\": expected NAME=ANSWER", spec));
-    }
-    const std::string name = spec.substr(0, eq);
-    const xfp::Callout* found = nullptr;
-    for (const auto& [key, c] : policy->callouts()) {
-      if ((c.displayData.name && *c.displayData.name == name) || key.toString() == name ||
-          (xfp::Guid::parse(name) && *xfp::Guid::parse(name) == key)) {
-        found = &c;
-      }
-    }
-    if (found == nullptr) {
-      return errorExit(kExitUsage,
-                       fmt::format("--callout: no callout \"{}\" in {}", name, policyPath));
-    }
-    auto answer = xfp::ctl::parseScriptedAnswer(spec.substr(eq + 1));
-    if (!answer) {
-      return errorExit(kExitUsage, "--callout: " + answer.error().message);
-    }
-    callouts.registerCallout(found->calloutId, *answer);
-  }
-  auto result = xfp::classify(*policy, *in, xfp::IncomingMetadata{}, callouts);
-  if (!result) {
-    return errorExit(kExitPacket, result.error().message);
-  }
-  if (asJson) {
-    std::cout << xfp::ctl::explainJson(*policy, *layer, *in, *result).dump(2) << "\n";
-  } else {
-    std::cout << xfp::ctl::explainText(*policy, *layer, *in, *result);
-  }
-  return 0;
-}
-
-int runCheck(const std::string& policyPath, bool asJson) {
-  auto policy = xfp::loadPolicyFile(policyPath);
-  if (!policy) {
-    return errorExit(kExitPolicy, errorText(policy.error()));
-  }
-  nlohmann::json layers = nlohmann::json::array();
-  std::string text = fmt::format(
-      "{}: OK: {} providers, {} sublayers ({} built in), {} callouts, "
-      "{} filters\n",
-      policyPath,
-      policy->providers().size(),
-      policy->sublayers().size(),
-      xfp::builtinSublayers().size(),
-      policy->callouts().size(),
-      policy->filters().size());
-  for (const xfp::LayerInfo& layer : xfp::allLayers()) {
-    const auto& order = policy->arbitrationOrder(layer.id);
-    if (order.empty() || !layer.hasSchema()) {
-      continue;
-    }
-    nlohmann::json filters = nlohmann::json::array();
-    text += fmt::format("{} ({} filters, arbitration order)\n", layer.fullName(), order.size());
-    for (const auto& e : order) {
-      const xfp::Filter& f = *e.filter;
-      const std::string name = f.displayData.name.value_or("");
-      text += fmt::format("  sublayer 0x{:04x}  weight {}  id {:<5} {:<32} \"{}\"\n",
-                          e.sublayer->weight,
-                          xfp::ctl::formatWeight(f.effectiveWeight),
-                          f.filterId,
-                          xfp::actionTypeName(f.action.type),
-                          name);
-      filters.push_back({{"id", f.filterId},
-                         {"key", f.key.toString()},
-                         {"name", name},
-                         {"sublayer_weight", e.sublayer->weight},
-                         {"weight", xfp::ctl::formatWeight(f.effectiveWeight)},
-                         {"action", xfp::actionTypeName(f.action.type)}});
-    }
-    layers.push_back({{"layer", layer.fullName()}, {"filters", std::move(filters)}});
-  }
-  // What the fast path would hold for this policy.
-  auto compiled = xfp::compiler::compile(*policy);
-  if (!compiled) {
-    return errorExit(
-        kExitPolicy,
-        fmt::format(
-            "{}: the fast path cannot hold this policy: {}", policyPath, compiled.error().message));
-  }
-  nlohmann::json fast = nlohmann::json::array();
-  text += "fast path (compiled)\n";
-  for (int ls = 0; ls < XFP_LS_COUNT; ++ls) {
-    const xfp::compiler::LayerStats& st = compiled->stats[ls];
-    if (st.filters == 0) {
-      continue;
-    }
-    const std::string name = xfp::layerById(xfp::fastpath::layerIdOf(ls))->fullName();
-    text += fmt::format(
-        "  {:<42} {} filters, {} boxes, {} tree(s), {} nodes, depth {}, "
-        "longest leaf {}\n",
-        name,
-        st.filters,
-        st.boxes,
-        st.trees,
-        st.nodes,
-        st.maxDepth,
-        st.maxLeafCandidates);
-    fast.push_back({{"layer", name},
-                    {"filters", st.filters},
-                    {"boxes", st.boxes},
-                    {"trees", st.trees},
-                    {"nodes", st.nodes},
-                    {"depth", st.maxDepth},
-                    {"longest_leaf", st.maxLeafCandidates}});
-  }
-  if (asJson) {
-    std::cout << nlohmann::json{{"ok", true},
-                                {"layers", std::move(layers)},
-                                {"fast_path", std::move(fast)}}
-                     .dump(2)
-              << "\n";
-  } else {
-    std::cout << text;
-  }
-  return 0;
-}
-
-int runLayers(const std::string& layerName, bool asJson) {
-  nlohmann::json out = nlohmann::json::array();
-  if (layerName.empty()) {
-    for (const xfp::LayerInfo& l : xfp::allLayers()) {
-      if (!l.hasSchema()) {
-        continue;
-      }
-      if (asJson) {
-        out.push_back({{"name", l.fullName()},
-                       {"id", l.id},
-                       {"key", l.key.toString()},
-                       {"fields", l.fields.size()}});
-      } else {
-        fmt::print("{:<44} id {:>3}  {}  {} fields\n",
-                   l.fullName(),
-                   l.id,
-                   l.key.toString(),
-                   l.fields.size());
-      }
-    }
-  } else {
-    const xfp::LayerInfo* l = xfp::layerByName(layerName);
-    if (l == nullptr || !l->hasSchema()) {
-      return errorExit(kExitUsage, fmt::format("unknown layer \"{}\"", layerName));
-    }
-    for (const xfp::FieldInfo& f : l->fields) {
-      if (asJson) {
-        out.push_back({{"index", f.index},
-                       {"fwps", f.name},
-                       {"condition", f.condition},
-                       {"key", f.conditionKey.toString()},
-                       {"type", xfp::dataTypeName(f.type)}});
-      } else {
-        fmt::print("{:>3}  {:<36} {:<40} {}\n",
-                   f.index,
-                   f.name,
-                   f.condition.empty() ? "(internal)" : f.condition,
-                   xfp::dataTypeName(f.type));
-      }
-    }
-  }
-  if (asJson) {
-    std::cout << out.dump(2) << "\n";
-  }
-  return 0;
+  std::cerr << "xfpctl: " << r.error().message << "\n";
+  return r.error().exitCode;
 }
 
 }  // namespace
@@ -223,43 +56,211 @@ int runLayers(const std::string& layerName, bool asJson) {
 int main(int argc, char** argv) {
   CLI::App app{"xfpctl: manage and query xfp, the Windows Filtering Platform model on eBPF"};
   app.require_subcommand(1);
+  std::string socket;
+  // --socket is accepted before the command and after it (on every command that talks to xfpd).
+  const auto socketOption = [&](CLI::App* a) {
+    a->add_option(
+        "--socket",
+        socket,
+        "xfpd's control socket (default: $XFP_SOCKET, else " + std::string(kDefaultSocket) + ")");
+  };
+  socketOption(&app);
   bool asJson = false;
+  const auto jsonFlag = [&](CLI::App* a, const std::string& what = "print JSON") {
+    a->add_flag("--json", asJson, what);
+  };
+
+  // explain (offline with --policy, else online)
+  ExplainOptions ex;
+  auto* explain = app.add_subcommand(
+      "explain", "decide one packet against a policy file (--policy) or the live policy");
+  explain->add_option("--policy", ex.policyPath, "policy file (JSON); without it, ask xfpd");
+  explain->add_option("--layer", ex.layer, "layer, e.g. INBOUND_TRANSPORT_V4")->required();
+  explain->add_option("--packet", ex.packet, "incoming values: \"FIELD=VALUE ...\"");
+  explain->add_option(
+      "--callout", ex.callouts, "a callout that answers: NAME=permit|block|continue[!][+absorb]");
+  jsonFlag(explain);
+  socketOption(explain);
 
   std::string policyPath;
-  std::string layerName;
-  std::string packet;
-  std::vector<std::string> calloutSpecs;
-  auto* explain = app.add_subcommand("explain", "decide one packet against a policy and show why");
-  explain->add_option("--policy", policyPath, "policy file (JSON)")->required();
-  explain->add_option("--layer", layerName, "layer, e.g. INBOUND_TRANSPORT_V4")->required();
-  explain->add_option("--packet", packet, "incoming values: \"FIELD=VALUE ...\"");
-  explain->add_option("--callout",
-                      calloutSpecs,
-                      "register a callout that answers: NAME=permit|block|continue[!][+absorb]");
-  explain->add_flag("--json", asJson, "print JSON");
-
   auto* check = app.add_subcommand("check", "validate a policy file and list its filters");
   check->add_option("--policy", policyPath, "policy file (JSON)")->required();
-  check->add_flag("--json", asJson, "print JSON");
+  jsonFlag(check);
 
   std::string layersArg;
   auto* layers = app.add_subcommand("layers", "list layers, or one layer's fields");
   layers->add_option("layer", layersArg, "a layer name");
-  layers->add_flag("--json", asJson, "print JSON");
+  jsonFlag(layers);
+
+  // show
+  ShowOptions sh;
+  auto* show = app.add_subcommand("show", "show xfpd's live objects, counters, sessions, status");
+  show->add_option("what",
+                   sh.what,
+                   "filters|sublayers|providers|callouts|layers|counters|"
+                   "sessions|status")
+      ->required()
+      ->check(CLI::IsMember(std::vector<std::string>(std::begin(kShowWhat), std::end(kShowWhat))));
+  show->add_option("--layer", sh.layer, "only this layer (filters, counters, layers)");
+  show->add_flag("--counters", sh.counters, "show layers: with the data path's counters (online)");
+  jsonFlag(show, "print JSON (keys: docs/xfpctl.md)");
+  socketOption(show);
+
+  // add
+  auto* add = app.add_subcommand("add", "add a filter, sublayer or provider to xfpd");
+  add->require_subcommand(1);
+  AddFilterOptions af;
+  auto* addFilter = add->add_subcommand("filter", "add a filter; prints its id");
+  addFilter->add_option("--layer", af.layer, "layer, e.g. INBOUND_TRANSPORT_V4");
+  addFilter->add_option("--name", af.name, "display name");
+  addFilter->add_option("--description", af.description, "description");
+  addFilter->add_option(
+      "--action",
+      af.action,
+      "permit | block | callout-terminating:CALLOUT | callout-inspection:CALLOUT | "
+      "callout-unknown:CALLOUT (CALLOUT: name or key)");
+  addFilter->add_option("--weight", af.weight, "auto (default) | N (FWP_UINT64) | range:K (0..15)");
+  addFilter->add_option("--sublayer", af.sublayer, "sublayer name or key (default: UNIVERSAL)");
+  addFilter->add_option("--provider", af.provider, "provider name or key");
+  addFilter->add_option("--condition",
+                        af.conditions,
+                        "FIELD=VALUE (also !=, >=, <=, >, <, FIELD:MATCH=VALUE); repeat for more; "
+                        "values as in a policy file");
+  addFilter->add_option("--flag", af.flags, "a FWPM_FILTER_FLAG_* name, e.g. CLEAR_ACTION_RIGHT");
+  addFilter->add_flag("--persistent", af.persistent, "FWPM_FILTER_FLAG_PERSISTENT");
+  addFilter->add_flag("--boottime", af.boottime, "FWPM_FILTER_FLAG_BOOTTIME");
+  addFilter->add_option("--key", af.key, "the filter's GUID (default: generated)");
+  addFilter->add_option("--json", af.json, "a filter object in the policy file format");
+  socketOption(addFilter);
+  AddSublayerOptions as;
+  auto* addSublayer = add->add_subcommand("sublayer", "add a sublayer; prints its key");
+  addSublayer->add_option("--name", as.name, "display name");
+  addSublayer->add_option("--description", as.description, "description");
+  addSublayer->add_option("--weight", as.weight, "0..65535, higher is evaluated first")
+      ->check(CLI::Range(0, 65535));
+  addSublayer->add_option("--provider", as.provider, "provider name or key");
+  addSublayer->add_option("--key", as.key, "the sublayer's GUID (default: generated)");
+  addSublayer->add_flag("--persistent", as.persistent, "FWPM_SUBLAYER_FLAG_PERSISTENT");
+  addSublayer->add_option("--json", as.json, "a sublayer object in the policy file format");
+  socketOption(addSublayer);
+  AddProviderOptions ap;
+  auto* addProvider = add->add_subcommand("provider", "add a provider; prints its key");
+  addProvider->add_option("--name", ap.name, "display name");
+  addProvider->add_option("--description", ap.description, "description");
+  addProvider->add_option("--service-name", ap.serviceName, "the provider's service (unit)");
+  addProvider->add_option("--key", ap.key, "the provider's GUID (default: generated)");
+  addProvider->add_flag("--persistent", ap.persistent, "FWPM_PROVIDER_FLAG_PERSISTENT");
+  addProvider->add_option("--json", ap.json, "a provider object in the policy file format");
+  socketOption(addProvider);
+
+  // delete
+  DeleteOptions del;
+  auto* remove = app.add_subcommand("delete", "delete a filter, sublayer, provider or callout");
+  remove->add_option("kind", del.kind, "filter|sublayer|provider|callout")
+      ->required()
+      ->check(CLI::IsMember({"filter", "sublayer", "provider", "callout"}));
+  remove->add_option("target", del.target, "id (filter, callout), key, or a unique name")
+      ->required();
+  socketOption(remove);
+
+  // apply
+  ApplyOptions apply;
+  auto* applyCmd =
+      app.add_subcommand("apply", "add every object of a policy file in one transaction");
+  applyCmd->add_option("file", apply.path, "policy file (JSON)")->required();
+  applyCmd->add_flag("--dry-run", apply.dryRun, "let xfpd check everything, then abort");
+  socketOption(applyCmd);
+
+  // events
+  EventsOptions ev;
+  auto* events = app.add_subcommand("events", "the net-event log: what the data path dropped");
+  events->add_flag("--follow,-f", ev.follow, "keep streaming new events (Ctrl-C ends)");
+  events->add_option("--protocol", ev.protocol, "only this IP protocol (number or tcp, udp, ...)");
+  events->add_option("--local-port", ev.localPort, "only this local port")
+      ->check(CLI::Range(0, 65535));
+  events->add_option("--remote-port", ev.remotePort, "only this remote port")
+      ->check(CLI::Range(0, 65535));
+  events->add_option("--local-addr", ev.localAddr, "only this local address");
+  events->add_option("--remote-addr", ev.remoteAddr, "only this remote address");
+  events->add_option("--type", ev.type, "drop | allow")->check(CLI::IsMember({"drop", "allow"}));
+  events->add_option("--since", ev.since, "only the last S seconds")->check(CLI::NonNegativeNumber);
+  events->add_option("--timeout", ev.timeout, "stop after S seconds")
+      ->check(CLI::NonNegativeNumber);
+  events->add_option("--count", ev.count, "stop after N events");
+  jsonFlag(events, "one JSON object per line");
+  socketOption(events);
+
+  // plugin
+  PluginOptions pl;
+  auto* plugin = app.add_subcommand("plugin", "load, unload or list callout plugins in xfpd");
+  plugin->require_subcommand(1);
+  auto* pluginLoad = plugin->add_subcommand("load", "load a callout plugin (.so)");
+  pluginLoad->add_option("path", pl.target, "the .so (relative: in xfpd's plugin directory)")
+      ->required();
+  pluginLoad->add_option("--params", pl.parameters, "parameters for its DriverEntry");
+  socketOption(pluginLoad);
+  auto* pluginUnload = plugin->add_subcommand("unload", "unload a plugin");
+  pluginUnload->add_option("name", pl.target, "the plugin's name or path")->required();
+  socketOption(pluginUnload);
+  auto* pluginList = plugin->add_subcommand("list", "list loaded plugins");
+  jsonFlag(pluginList);
+  socketOption(pluginList);
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
   } catch (const CLI::ParseError& e) {
     app.exit(e);
     return kExitUsage;
   }
+  socket = resolveSocket(socket);
+
   if (explain->parsed()) {
-    return runExplain(policyPath, layerName, packet, calloutSpecs, asJson);
+    ex.socket = socket;
+    ex.json = asJson;
+    return finish(runExplain(ex));
   }
   if (check->parsed()) {
-    return runCheck(policyPath, asJson);
+    return finish(runCheck(policyPath, asJson));
   }
-  return runLayers(layersArg, asJson);
+  if (layers->parsed()) {
+    return finish(runLayers(layersArg, asJson));
+  }
+  if (show->parsed()) {
+    sh.socket = socket;
+    sh.json = asJson;
+    return finish(runShow(sh));
+  }
+  if (addFilter->parsed()) {
+    af.socket = socket;
+    return finish(runAddFilter(af));
+  }
+  if (addSublayer->parsed()) {
+    as.socket = socket;
+    return finish(runAddSublayer(as));
+  }
+  if (addProvider->parsed()) {
+    ap.socket = socket;
+    return finish(runAddProvider(ap));
+  }
+  if (remove->parsed()) {
+    del.socket = socket;
+    return finish(runDelete(del));
+  }
+  if (applyCmd->parsed()) {
+    apply.socket = socket;
+    return finish(runApply(apply));
+  }
+  if (events->parsed()) {
+    ev.socket = socket;
+    ev.json = asJson;
+    return finish(runEvents(ev));
+  }
+  pl.socket = socket;
+  pl.json = asJson;
+  pl.action = pluginLoad->parsed() ? "load" : pluginUnload->parsed() ? "unload" : "list";
+  return finish(runPlugin(pl));
 }
