@@ -22,6 +22,9 @@
 #include "bench/service/nft_peer.h"
 #include "bench/service/service_cases.h"
 #include "bench/service/service_env.h"
+#include "compiler/compiler.h"
+#include "userspace/client/fwpm_convert.h"
+#include "userspace/core/policy.h"
 
 namespace xfp::bench::service {
 namespace {
@@ -47,7 +50,8 @@ struct BaseResult {
   TxnTimes preload;
   double nftPreload = -1, cliPreload = -1;
   Samples single;
-  int flips = 0;  // single adds after which the pinned generation had moved by exactly one
+  int flips = 0;          // single adds after which the pinned generation had moved by exactly one
+  double compileMs = -1;  // compiler::compile of the base policy in this process
   size_t txnSize = 0;
   std::vector<TxnTimes> txn;
   std::vector<double> txnDelete;
@@ -223,6 +227,23 @@ BaseResult runBase(const Settings& s,
     nftNow.push_back(cliBody);
   }
 
+  // Where a single add's time goes: the compile of the same base policy alone, in this process.
+  if (!res.single.xfp.empty() && !gStop.load()) {
+    Policy p;
+    for (size_t i = 0; i < base.rules.size(); ++i) {
+      auto one = client::filterFromC(f.build(base.rules[i], "base", i));
+      if (one) {
+        (void)p.addFilter(std::move(*one));
+      }
+    }
+    const auto t0 = Clock::now();
+    auto compiled = compiler::compile(p);
+    res.compileMs = msOf(t0);
+    if (!compiled) {
+      res.notes.push_back("compile alone failed: " + compiled.error().message);
+    }
+  }
+
   // One transaction of txnSize more filters, then deleted again (one transaction).
   if (base.txnHere && txnSize > 0) {
     res.txnSize = txnSize;
@@ -304,11 +325,14 @@ void printTables(const std::vector<BaseResult>& results, bool haveLibrary) {
       "`nft add rule`\n\n");
   fmt::print(
       "| base policy | filters before | reps | xfp p50 ms | xfp p90 ms | nft p50 ms | nft p90 ms "
-      "| xfp/nft (p50) | nft CLI p50 ms | nft CLI p90 ms | generation flips | notes |\n");
+      "| xfp/nft (p50) | nft CLI p50 ms | nft CLI p90 ms | generation flips | compile alone ms | "
+      "notes "
+      "|\n");
   fmt::print(
-      "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n");
+      "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- "
+      "|\n");
   for (const BaseResult& r : results) {
-    fmt::print("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {}/{} | {} |\n",
+    fmt::print("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {}/{} | {} | {} |\n",
                r.shape,
                r.filters,
                r.single.xfp.size(),
@@ -321,6 +345,7 @@ void printTables(const std::vector<BaseResult>& results, bool haveLibrary) {
                ms(r.single.cli, 90),
                r.flips,
                r.single.xfp.size(),
+               r.compileMs >= 0 ? fixed(r.compileMs, 1) : "",
                fmt::join(r.notes, "; "));
   }
   fmt::print(
@@ -407,25 +432,27 @@ int runCommitSection(const Settings& s) {
 
   std::mt19937_64 rng(20261123);
   std::vector<Base> bases;
-  const std::vector<uint32_t> sizes =
-      s.quick ? std::vector<uint32_t>{1000} : std::vector<uint32_t>{1000, 10000, 100000};
+  const std::vector<uint32_t> sizes = !s.sizes.empty() ? s.sizes
+                                      : s.quick        ? std::vector<uint32_t>{1000}
+                                                       : std::vector<uint32_t>{1000, 10000, 100000};
   const uint32_t txnBase = s.quick ? 1000 : 10000;
   for (uint32_t n : sizes) {
-    if (n <= s.maxFilters) {
-      bases.push_back({"random 5-tuple", randomFiveTuples(rng, n), n == txnBase});
-    }
+    bases.push_back({"random 5-tuple", randomFiveTuples(rng, n), n == txnBase});
   }
-  for (const char* set : s.quick ? std::vector<const char*>{"acl1_1K"}
-                                 : std::vector<const char*>{"acl1_1K", "acl1_10K"}) {
+  const std::vector<std::string> sets = !s.classbench.empty() ? s.classbench
+                                        : s.quick             ? std::vector<std::string>{"acl1_1K"}
+                                                  : std::vector<std::string>{"acl1_1K", "acl1_10K"};
+  for (const std::string& set : sets) {
+    if (set == "none") {
+      continue;
+    }
     std::string error;
     auto rules = classBenchRules(s.classbenchDir + "/wustl-hs1/" + set, &error);
     if (rules.empty()) {
       fmt::print(stderr, "commit: ClassBench {} skipped: {}\n", set, error);
       continue;
     }
-    if (rules.size() <= s.maxFilters) {
-      bases.push_back({fmt::format("ClassBench {}", set), std::move(rules), false});
-    }
+    bases.push_back({fmt::format("ClassBench {}", set), std::move(rules), false});
   }
 
   std::vector<BaseResult> results;
@@ -455,7 +482,11 @@ int runCommitSection(const Settings& s) {
       "included). Run time {:.0f} s.\n",
       msBetween(started, Clock::now()) / 1000.0);
   printTables(results, nft.hasLibrary());
-  return results.empty() ? 1 : 0;
+  bool complete = !results.empty();
+  for (const BaseResult& r : results) {
+    complete = complete && r.preload.error.empty() && !r.single.xfp.empty();
+  }
+  return complete || gStop.load() ? 0 : 1;
 }
 
 }  // namespace xfp::bench::service

@@ -325,7 +325,11 @@ int runEventsSection(const Settings& s) {
         b.error,
         b.sendErrors > 0 ? fmt::format(" {} send errors", b.sendErrors) : std::string());
   }
-  return 0;
+  bool complete = true;
+  for (const Burst& b : bursts) {
+    complete = complete && b.ok;
+  }
+  return complete || gStop.load() ? 0 : 1;
 }
 
 }  // namespace xfp::bench::service

@@ -83,7 +83,7 @@ StartRun measuredStart(
   const Clock::time_point end = Clock::now();
   run.w = prober.window(down, end);
   if (!ready) {
-    run.error = "xfpd did not become ready";
+    run.error = gStop.load() ? "interrupted" : "xfpd did not become ready";
     fmt::print(stderr, "{}\n", xfpd.logExcerpt());
     return run;
   }
@@ -253,7 +253,13 @@ int runRestartSection(const Settings& s) {
       "|\n");
   printRow(cold, filters + 1, static_cast<double>(down.count()));
   printRow(warm, filters + 1, static_cast<double>(down.count()));
-  return cold.runs.empty() ? 1 : 0;
+  bool complete = !cold.runs.empty() && !warm.runs.empty();
+  for (const Row* row : {&cold, &warm}) {
+    for (const StartRun& r : row->runs) {
+      complete = complete && r.ok;
+    }
+  }
+  return complete || gStop.load() ? 0 : 1;
 }
 
 }  // namespace xfp::bench::service

@@ -7,8 +7,9 @@
 //   3. net events per second to an FwpmNetEventSubscribe0 subscriber, against the per-CPU budget.
 // Everything runs in namespaces, pins and directories of its own, removed on every exit.
 //
-//   xfp_bench_service [--quick] [--only commit|restart|events] [--xfpd PATH] [--max-filters N]
-//                     [--reps N] [--restart-reps N] [--restart-filters N] [--events N]
+//   xfp_bench_service [--quick] [--only commit|restart|events] [--xfpd PATH] [--sizes N,N..]
+//                     [--classbench SET,SET..|none] [--reps N] [--restart-reps N]
+//                     [--restart-filters N] [--events N]
 //                     [--event-rate R] [--senders N]
 //   XFP_BENCH_QUICK=1 is --quick: a small version of every section (CI smoke run, < 1 minute).
 #include <unistd.h>
@@ -31,6 +32,21 @@ std::string fixed(double v, int decimals) {
 }
 
 namespace {
+
+std::vector<std::string> splitList(const char* text) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (const char* p = text; *p != 0; ++p) {
+    if (*p == ',') {
+      out.push_back(cur);
+      cur.clear();
+    } else {
+      cur.push_back(*p);
+    }
+  }
+  out.push_back(cur);
+  return out;
+}
 
 int run(const Settings& s) {
   if (::geteuid() != 0) {
@@ -83,6 +99,7 @@ int run(const Settings& s) {
 
 int main(int argc, char** argv) {
   using xfp::bench::service::Settings;
+  using xfp::bench::service::splitList;
   Settings s;
   const char* quickEnv = std::getenv("XFP_BENCH_QUICK");
   s.quick = quickEnv != nullptr && std::strcmp(quickEnv, "0") != 0 && *quickEnv != '\0';
@@ -100,8 +117,12 @@ int main(int argc, char** argv) {
       s.only = v;
     } else if (a == "--xfpd" && (v = next()) != nullptr) {
       s.xfpd = v;
-    } else if (a == "--max-filters" && (v = next()) != nullptr) {
-      s.maxFilters = static_cast<uint32_t>(std::clamp(std::atol(v), 1L, 1000000L));
+    } else if (a == "--sizes" && (v = next()) != nullptr) {
+      for (const std::string& n : splitList(v)) {
+        s.sizes.push_back(static_cast<uint32_t>(std::clamp(std::atol(n.c_str()), 1L, 1000000L)));
+      }
+    } else if (a == "--classbench" && (v = next()) != nullptr) {
+      s.classbench = splitList(v);
     } else if (a == "--reps" && (v = next()) != nullptr) {
       s.reps = std::clamp(std::atoi(v), 1, 1000);
     } else if (a == "--restart-reps" && (v = next()) != nullptr) {
@@ -117,7 +138,8 @@ int main(int argc, char** argv) {
     } else {
       fmt::print(stderr,
                  "usage: {} [--quick] [--only commit|restart|events] [--xfpd PATH] "
-                 "[--max-filters N] [--reps N] [--restart-reps N] [--restart-filters N] "
+                 "[--sizes N,N..] [--classbench SET,SET..|none] [--reps N] [--restart-reps N] "
+                 "[--restart-filters N] "
                  "[--events N] [--event-rate R] [--senders N]\n",
                  argv[0]);
       return 2;

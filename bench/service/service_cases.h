@@ -14,8 +14,9 @@ struct Settings {
   std::string only;  // "", "commit", "restart" or "events"
   std::string xfpd;  // the xfpd binary
   std::string classbenchDir;
-  uint32_t maxFilters = 100000;  // commit: skip base sizes above this
-  int reps = 0;                  // commit: single-add repetitions (0: by size)
+  std::vector<uint32_t> sizes;          // commit: random 5-tuple base sizes (empty: by mode)
+  std::vector<std::string> classbench;  // commit: wustl-hs1 sets (empty: by mode; "none")
+  int reps = 0;                         // commit: single-add repetitions (0: by size)
   int restartReps = 5;
   uint32_t restartFilters = 10000;
   uint32_t events = 200000;    // datagrams in the net-event burst
