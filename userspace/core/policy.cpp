@@ -489,32 +489,58 @@ const std::vector<ArbitrationEntry>& Policy::arbitrationOrder(uint16_t layerId) 
   if (it != order_.end()) {
     return it->second;
   }
-  std::vector<ArbitrationEntry> entries;
+  std::vector<const Filter*> mine;
   const LayerInfo* layer = layerById(layerId);
   if (layer != nullptr) {
     for (const auto& [id, f] : filters_) {
-      if (f.layerKey != layer->key) {
-        continue;
+      if (f.layerKey == layer->key) {
+        mine.push_back(&f);
       }
-      ArbitrationEntry e;
-      e.filter = &f;
-      e.sublayer = sublayer(f.subLayerKey);
-      for (const Condition& c : f.conditions) {
-        const uint16_t idx = layer->fieldByKey(c.fieldKey)->index;
-        auto g = std::find_if(e.groups.begin(), e.groups.end(), [&](const auto& grp) {
-          return grp.fieldIndex == idx;
-        });
-        if (g == e.groups.end()) {
-          e.groups.push_back({idx, {}});
-          g = e.groups.end() - 1;
-        }
-        g->conditions.push_back(&c);
-      }
-      std::sort(e.groups.begin(), e.groups.end(), [](const auto& a, const auto& b) {
-        return a.fieldIndex < b.fieldIndex;
-      });
-      entries.push_back(std::move(e));
     }
+  }
+  return order_
+      .emplace(layerId,
+               layer != nullptr ? buildOrder(*layer, mine) : std::vector<ArbitrationEntry>{})
+      .first->second;
+}
+
+void Policy::warmOrders() const {
+  std::unordered_map<Guid, std::vector<const Filter*>> byLayer;
+  for (const auto& [id, f] : filters_) {
+    byLayer[f.layerKey].push_back(&f);
+  }
+  static const std::vector<const Filter*> kNone;
+  for (const LayerInfo& layer : allLayers()) {
+    if (order_.contains(layer.id)) {
+      continue;
+    }
+    auto it = byLayer.find(layer.key);
+    order_.emplace(layer.id, buildOrder(layer, it != byLayer.end() ? it->second : kNone));
+  }
+}
+
+std::vector<ArbitrationEntry> Policy::buildOrder(const LayerInfo& layer,
+                                                 const std::vector<const Filter*>& filters) const {
+  std::vector<ArbitrationEntry> entries;
+  entries.reserve(filters.size());
+  for (const Filter* f : filters) {
+    ArbitrationEntry e;
+    e.filter = f;
+    e.sublayer = sublayer(f->subLayerKey);
+    for (const Condition& c : f->conditions) {
+      const uint16_t idx = layer.fieldByKey(c.fieldKey)->index;
+      auto g = std::find_if(
+          e.groups.begin(), e.groups.end(), [&](const auto& grp) { return grp.fieldIndex == idx; });
+      if (g == e.groups.end()) {
+        e.groups.push_back({idx, {}});
+        g = e.groups.end() - 1;
+      }
+      g->conditions.push_back(&c);
+    }
+    std::sort(e.groups.begin(), e.groups.end(), [](const auto& a, const auto& b) {
+      return a.fieldIndex < b.fieldIndex;
+    });
+    entries.push_back(std::move(e));
   }
   std::sort(
       entries.begin(), entries.end(), [](const ArbitrationEntry& a, const ArbitrationEntry& b) {
@@ -529,7 +555,7 @@ const std::vector<ArbitrationEntry>& Policy::arbitrationOrder(uint16_t layerId) 
         }
         return a.filter->filterId < b.filter->filterId;
       });
-  return order_.emplace(layerId, std::move(entries)).first->second;
+  return entries;
 }
 
 uint16_t runtimeFilterFlags(const Filter& f) {
@@ -554,7 +580,7 @@ uint16_t runtimeFilterFlags(const Filter& f) {
 
 namespace xfp {
 
-Policy Policy::snapshot() const {
+Policy Policy::copy() const {
   Policy p;
   p.providers_ = providers_;
   p.providerContexts_ = providerContexts_;
@@ -565,9 +591,12 @@ Policy Policy::snapshot() const {
   p.calloutIds_ = calloutIds_;
   p.nextFilterId_ = nextFilterId_;
   p.nextProviderContextId_ = nextProviderContextId_;
-  for (const LayerInfo& layer : allLayers()) {
-    (void)p.arbitrationOrder(layer.id);
-  }
+  return p;
+}
+
+Policy Policy::snapshot() const {
+  Policy p = copy();
+  p.warmOrders();
   return p;
 }
 

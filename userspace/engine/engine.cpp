@@ -29,9 +29,7 @@ tl::unexpected<Error> invalidEnum(EnumHandle h) {
 // Fills the lazy arbitration-order cache of every layer, so that concurrent readers of the
 // published (const) policy never write to it.
 void warm(const Policy& p) {
-  for (const LayerInfo& layer : allLayers()) {
-    (void)p.arbitrationOrder(layer.id);
-  }
+  p.warmOrders();
 }
 
 Clock::time_point after(std::chrono::milliseconds d) {
@@ -192,7 +190,7 @@ std::unique_ptr<Transaction> Engine::startReadWrite(Lock& lk, bool implicit) {
   writerAbortable_ = false;
   std::shared_ptr<const Policy> base = committed_;
   lk.unlock();  // copying a large policy must not stall readers; the write lock keeps it current
-  auto working = std::make_unique<Policy>(base->snapshot());
+  auto working = std::make_unique<Policy>(base->copy());  // orders filled lazily, then warm()
   lk.lock();
   return std::make_unique<Transaction>(std::move(base), std::move(working), implicit);
 }
