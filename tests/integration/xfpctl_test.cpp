@@ -486,6 +486,20 @@ TEST_F(XfpctlService, AddAndDeleteChangeShowAndTheDataPath) {
   EXPECT_EQ(byKey.status, 0) << show(byKey);
   EXPECT_TRUE(arrives(7963));
 
+  // `add` without a kind is `add filter` (the form xfpd's demo banner prints); delete by name.
+  const Ran banner = ctl({"add",
+                          "--layer",
+                          "INBOUND_TRANSPORT_V4",
+                          "--name",
+                          "no-ssh",
+                          "--action",
+                          "block",
+                          "--condition",
+                          "IP_LOCAL_PORT=22"});
+  EXPECT_EQ(banner.status, 0) << show(banner);
+  const Ran byName = ctl({"delete", "filter", "no-ssh"});
+  EXPECT_EQ(byName.status, 0) << show(byName);
+
   // What the command line gets wrong never reaches the engine.
   const Ran badValue = ctl({"add",
                             "filter",

@@ -12,6 +12,7 @@
 //              [--condition FIELD=VALUE]... [--weight W] [--sublayer S] [--persistent]
 //              [--key GUID] [--json OBJECT]             (prints the new filter id)
 //   xfpctl add sublayer|provider ...                    (prints the new key)
+//   xfpctl add --layer L ...                            (a filter: `add filter` shortened)
 //   xfpctl delete filter ID|KEY|NAME, delete sublayer|provider|callout KEY|NAME
 //   xfpctl apply FILE [--dry-run]                       (one transaction, all or nothing)
 //   xfpctl explain --layer L --packet P [--callout NAME=ANSWER] [--json]
@@ -107,31 +108,36 @@ int main(int argc, char** argv) {
   socketOption(show);
 
   // add
-  auto* add = app.add_subcommand("add", "add a filter, sublayer or provider to xfpd");
-  add->require_subcommand(1);
+  auto* add = app.add_subcommand(
+      "add", "add a filter, sublayer or provider to xfpd (without a kind: a filter)");
+  // `xfpctl add --layer ...` is `xfpctl add filter --layer ...` (xfpd's demo banner says so).
+  add->require_subcommand(0, 1);
   AddFilterOptions af;
   auto* addFilter = add->add_subcommand("filter", "add a filter; prints its id");
-  addFilter->add_option("--layer", af.layer, "layer, e.g. INBOUND_TRANSPORT_V4");
-  addFilter->add_option("--name", af.name, "display name");
-  addFilter->add_option("--description", af.description, "description");
-  addFilter->add_option(
-      "--action",
-      af.action,
-      "permit | block | callout-terminating:CALLOUT | callout-inspection:CALLOUT | "
-      "callout-unknown:CALLOUT (CALLOUT: name or key)");
-  addFilter->add_option("--weight", af.weight, "auto (default) | N (FWP_UINT64) | range:K (0..15)");
-  addFilter->add_option("--sublayer", af.sublayer, "sublayer name or key (default: UNIVERSAL)");
-  addFilter->add_option("--provider", af.provider, "provider name or key");
-  addFilter->add_option("--condition",
-                        af.conditions,
-                        "FIELD=VALUE (also !=, >=, <=, >, <, FIELD:MATCH=VALUE); repeat for more; "
-                        "values as in a policy file");
-  addFilter->add_option("--flag", af.flags, "a FWPM_FILTER_FLAG_* name, e.g. CLEAR_ACTION_RIGHT");
-  addFilter->add_flag("--persistent", af.persistent, "FWPM_FILTER_FLAG_PERSISTENT");
-  addFilter->add_flag("--boottime", af.boottime, "FWPM_FILTER_FLAG_BOOTTIME");
-  addFilter->add_option("--key", af.key, "the filter's GUID (default: generated)");
-  addFilter->add_option("--json", af.json, "a filter object in the policy file format");
-  socketOption(addFilter);
+  const auto filterOptions = [&](CLI::App* a) {
+    a->add_option("--layer", af.layer, "layer, e.g. INBOUND_TRANSPORT_V4");
+    a->add_option("--name", af.name, "display name");
+    a->add_option("--description", af.description, "description");
+    a->add_option("--action",
+                  af.action,
+                  "permit | block | callout-terminating:CALLOUT | callout-inspection:CALLOUT | "
+                  "callout-unknown:CALLOUT (CALLOUT: name or key)");
+    a->add_option("--weight", af.weight, "auto (default) | N (FWP_UINT64) | range:K (0..15)");
+    a->add_option("--sublayer", af.sublayer, "sublayer name or key (default: UNIVERSAL)");
+    a->add_option("--provider", af.provider, "provider name or key");
+    a->add_option("--condition",
+                  af.conditions,
+                  "FIELD=VALUE (also !=, >=, <=, >, <, FIELD:MATCH=VALUE); repeat for more; "
+                  "values as in a policy file");
+    a->add_option("--flag", af.flags, "a FWPM_FILTER_FLAG_* name, e.g. CLEAR_ACTION_RIGHT");
+    a->add_flag("--persistent", af.persistent, "FWPM_FILTER_FLAG_PERSISTENT");
+    a->add_flag("--boottime", af.boottime, "FWPM_FILTER_FLAG_BOOTTIME");
+    a->add_option("--key", af.key, "the filter's GUID (default: generated)");
+    a->add_option("--json", af.json, "a filter object in the policy file format");
+    socketOption(a);
+  };
+  filterOptions(addFilter);
+  filterOptions(add);
   AddSublayerOptions as;
   auto* addSublayer = add->add_subcommand("sublayer", "add a sublayer; prints its key");
   addSublayer->add_option("--name", as.name, "display name");
@@ -234,7 +240,7 @@ int main(int argc, char** argv) {
     sh.json = asJson;
     return finish(runShow(sh));
   }
-  if (addFilter->parsed()) {
+  if (addFilter->parsed() || (add->parsed() && add->get_subcommands().empty())) {
     af.socket = socket;
     return finish(runAddFilter(af));
   }
