@@ -90,6 +90,7 @@ Result<DaemonConfig> parseConfig(const std::string& text, const std::string& ori
                           "allow_events",
                           "net_event_log_size",
                           "detach_on_stop",
+                          "log_format",
                           "interface",
                           "plugin"},
                          "",
@@ -110,7 +111,8 @@ Result<DaemonConfig> parseConfig(const std::string& text, const std::string& ori
                  read(root, "drop_events", c.dropEvents, "", origin),
                  read(root, "allow_events", c.allowEvents, "", origin),
                  read(root, "net_event_log_size", c.netEventLogSize, "", origin),
-                 read(root, "detach_on_stop", c.detachOnStop, "", origin)}) {
+                 read(root, "detach_on_stop", c.detachOnStop, "", origin),
+                 read(root, "log_format", c.logFormat, "", origin)}) {
     if (!r) {
       return tl::unexpected(r.error());
     }
@@ -119,6 +121,10 @@ Result<DaemonConfig> parseConfig(const std::string& text, const std::string& ori
     return tl::unexpected(configError(origin, "pend_timeout_ms: must be above 0"));
   }
   c.pendTimeout = std::chrono::milliseconds(pendMs);
+  if (c.logFormat != "text" && c.logFormat != "json") {
+    return tl::unexpected(
+        configError(origin, "log_format: \"text\" or \"json\", not \"" + c.logFormat + "\""));
+  }
   if (c.netEventLogSize == 0 || c.netEventLogSize > (1u << 20)) {
     return tl::unexpected(configError(origin, "net_event_log_size: 1 to 1048576 events"));
   }

@@ -39,6 +39,7 @@ struct DaemonConfig {
   // On SIGTERM: false (default) leaves the pinned data path enforcing the last committed policy
   // for the next xfpd to adopt (wfp-model.md §7.5, BOOTTIME); true detaches and unpins it.
   bool detachOnStop = false;
+  std::string logFormat = "text";  // "text" or "json" (one object per line)
 };
 
 // Parses TOML text; `origin` names the source in error messages.

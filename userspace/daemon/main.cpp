@@ -45,6 +45,7 @@
 #include "userspace/daemon/config.h"
 #include "userspace/daemon/control_service.h"
 #include "userspace/daemon/control_socket.h"
+#include "userspace/daemon/log_format.h"
 #include "userspace/daemon/net_event_log.h"
 #include "userspace/dataplane/fast_path.h"
 #include "userspace/dataplane/net_events.h"
@@ -233,6 +234,7 @@ int main(int argc, char** argv) {
   if (!policyOverride.empty()) {
     config.policyFile = policyOverride;
   }
+  (void)xfp::daemon::setLogFormat(config.logFormat);  // validated with the configuration
   if (!socketOverride.empty()) {
     config.socketPath = socketOverride;
   }

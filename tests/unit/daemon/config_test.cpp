@@ -72,6 +72,9 @@ TEST(DaemonConfig, MistakesNameTheKey) {
            Case{"[[plugin]]\nparameters = \"x\"", "plugin[0].path: required"},
            Case{"interface = 3", "interface: an array of tables"},
            Case{"workers = [", "line 1"},
+           Case{"log_format = \"xml\"", "log_format: \"text\" or \"json\""},
+           Case{"net_event_log_size = 0", "net_event_log_size: 1 to 1048576"},
+           Case{"detach_on_stop = \"yes\"", "detach_on_stop: true or false"},
        }) {
     auto c = parseConfig(k.text, "bad.toml");
     ASSERT_FALSE(c) << k.text;
