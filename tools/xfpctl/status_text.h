@@ -1,7 +1,6 @@
-// Names of the status codes xfpd answers with. userspace/core's statusName covers the FWP_E_*
-// codes the model itself returns; the service also answers with codes the core does not define
-// (FWP_E_CALLOUT_NOTIFICATION_FAILED, FWP_E_DUPLICATE_CONDITION, FWP_E_NEVER_MATCH, the
-// HRESULT_FROM_WIN32 ones), so xfpctl keeps the whole table of shared/spec/wfp-constants.md §6.
+// How xfpctl prints the status codes xfpd answers with: the name from userspace/core's table
+// (every FWP_E_* of wfp-constants.md §6 and the HRESULT_FROM_WIN32 codes the service uses) and
+// the number.
 #pragma once
 
 #include <cstdint>

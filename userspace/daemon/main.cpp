@@ -516,7 +516,7 @@ int main(int argc, char** argv) {
           "  ip netns exec {1} nc -z -w 1 10.201.0.1 23      # telnet: dropped\n"
           "  xfpctl{3} show filters                          # the live policy\n"
           "  xfpctl{3} events --follow                       # drops as net events\n"
-          "  xfpctl{3} add --layer INBOUND_TRANSPORT_V4 --name no-ssh --action block "
+          "  xfpctl{3} add filter --layer INBOUND_TRANSPORT_V4 --name no-ssh --action block "
           "--condition IP_LOCAL_PORT=22\n"
           "Stop with Ctrl-C.\n",
           demo.a,
