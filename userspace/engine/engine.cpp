@@ -801,20 +801,26 @@ Result<uint64_t> Engine::addFilter(SessionId session, Filter filter) {
 Result<void> Engine::deleteFilterById(SessionId session, uint64_t filterId) {
   return write<void>(session, [&](SessionState& s, Transaction& t) -> Result<void> {
     Policy& p = t.working();
-    return deleteFilterChecked(
-        s.id, s.dynamic(), t, p.filterById(filterId), fmt::format("filter {}", filterId), options_.notifier, [&] {
-          return p.deleteFilterById(filterId);
-        });
+    return deleteFilterChecked(s.id,
+                               s.dynamic(),
+                               t,
+                               p.filterById(filterId),
+                               fmt::format("filter {}", filterId),
+                               options_.notifier,
+                               [&] { return p.deleteFilterById(filterId); });
   });
 }
 
 Result<void> Engine::deleteFilterByKey(SessionId session, const Guid& key) {
   return write<void>(session, [&](SessionState& s, Transaction& t) -> Result<void> {
     Policy& p = t.working();
-    return deleteFilterChecked(
-        s.id, s.dynamic(), t, p.filterByKey(key), "filter " + key.toString(), options_.notifier, [&] {
-          return p.deleteFilterByKey(key);
-        });
+    return deleteFilterChecked(s.id,
+                               s.dynamic(),
+                               t,
+                               p.filterByKey(key),
+                               "filter " + key.toString(),
+                               options_.notifier,
+                               [&] { return p.deleteFilterByKey(key); });
   });
 }
 
