@@ -6,6 +6,39 @@
 
 namespace xfp {
 
+std::optional<Value> Value::ofUnsigned(DataType t, uint64_t v) {
+  switch (t) {
+    case DataType::Uint8:
+      return v <= UINT8_MAX ? std::optional(uint8(static_cast<uint8_t>(v))) : std::nullopt;
+    case DataType::Uint16:
+      return v <= UINT16_MAX ? std::optional(uint16(static_cast<uint16_t>(v))) : std::nullopt;
+    case DataType::Uint32:
+      return v <= UINT32_MAX ? std::optional(uint32(static_cast<uint32_t>(v))) : std::nullopt;
+    case DataType::Uint64:
+      return uint64(v);
+    default:
+      return std::nullopt;
+  }
+}
+
+std::optional<Value> Value::ofSigned(DataType t, int64_t v) {
+  const auto in = [v](int64_t lo, int64_t hi) { return v >= lo && v <= hi; };
+  switch (t) {
+    case DataType::Int8:
+      return in(INT8_MIN, INT8_MAX) ? std::optional(int8(static_cast<int8_t>(v))) : std::nullopt;
+    case DataType::Int16:
+      return in(INT16_MIN, INT16_MAX) ? std::optional(int16(static_cast<int16_t>(v)))
+                                      : std::nullopt;
+    case DataType::Int32:
+      return in(INT32_MIN, INT32_MAX) ? std::optional(int32(static_cast<int32_t>(v)))
+                                      : std::nullopt;
+    case DataType::Int64:
+      return int64(v);
+    default:
+      return std::nullopt;
+  }
+}
+
 bool Value::isUnsigned() const {
   return type_ == DataType::Uint8 || type_ == DataType::Uint16 || type_ == DataType::Uint32 ||
          type_ == DataType::Uint64;

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -51,6 +52,10 @@ class Value {
     return Value(DataType::UnicodeString, std::move(v));
   }
   static Value token(Token v) { return Value(DataType::TokenAccessInformation, std::move(v)); }
+  // An integer of type t (FWP_UINT8..FWP_UINT64 / FWP_INT8..FWP_INT64) holding v; nullopt when v
+  // does not fit the type (or t is not that kind of integer type).
+  static std::optional<Value> ofUnsigned(DataType t, uint64_t v);
+  static std::optional<Value> ofSigned(DataType t, int64_t v);
 
   [[nodiscard]] DataType type() const { return type_; }
   [[nodiscard]] bool isEmpty() const { return type_ == DataType::Empty; }

@@ -194,25 +194,12 @@ Result<Value> parseValueText(const FieldInfo& field, DataType type, std::string_
       if (!parseU64(text, v)) {
         return bad(field, text, "an unsigned number");
       }
-      const int bits = type == DataType::Uint8    ? 8
-                       : type == DataType::Uint16 ? 16
-                       : type == DataType::Uint32 ? 32
-                                                  : 64;
-      if (bits < 64 && v >= (1ULL << bits)) {
-        return fail(
-            status::kOutOfBounds,
-            fmt::format("{} does not fit {} ({})", text, dataTypeName(type), field.condition));
+      if (auto value = Value::ofUnsigned(type, v)) {
+        return *value;
       }
-      switch (type) {
-        case DataType::Uint8:
-          return Value::uint8(static_cast<uint8_t>(v));
-        case DataType::Uint16:
-          return Value::uint16(static_cast<uint16_t>(v));
-        case DataType::Uint32:
-          return Value::uint32(static_cast<uint32_t>(v));
-        default:
-          return Value::uint64(v);
-      }
+      return fail(
+          status::kOutOfBounds,
+          fmt::format("{} does not fit {} ({})", text, dataTypeName(type), field.condition));
     }
     case DataType::Int8:
     case DataType::Int16:
@@ -222,24 +209,11 @@ Result<Value> parseValueText(const FieldInfo& field, DataType type, std::string_
       if (!parseI64(text, v)) {
         return bad(field, text, "a signed number");
       }
-      const int bits = type == DataType::Int8    ? 8
-                       : type == DataType::Int16 ? 16
-                       : type == DataType::Int32 ? 32
-                                                 : 64;
-      if (bits < 64 && (v < -(1LL << (bits - 1)) || v >= (1LL << (bits - 1)))) {
-        return fail(status::kOutOfBounds,
-                    fmt::format("{} does not fit {}", text, dataTypeName(type)));
+      if (auto value = Value::ofSigned(type, v)) {
+        return *value;
       }
-      switch (type) {
-        case DataType::Int8:
-          return Value::int8(static_cast<int8_t>(v));
-        case DataType::Int16:
-          return Value::int16(static_cast<int16_t>(v));
-        case DataType::Int32:
-          return Value::int32(static_cast<int32_t>(v));
-        default:
-          return Value::int64(v);
-      }
+      return fail(status::kOutOfBounds,
+                  fmt::format("{} does not fit {}", text, dataTypeName(type)));
     }
     case DataType::ByteArray16: {
       if (auto a = parseIpv6(text)) {

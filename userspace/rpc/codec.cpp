@@ -280,24 +280,10 @@ Result<Value> decodeValue(const v1::Value& m, const Path& p) {
         return tl::unexpected(r.error());
       }
       const uint64_t v = m.u();
-      const int bits = type == DataType::Uint8    ? 8
-                       : type == DataType::Uint16 ? 16
-                       : type == DataType::Uint32 ? 32
-                                                  : 64;
-      if (bits < 64 && v >= (uint64_t{1} << bits)) {
-        return bad(
-            status::kOutOfBounds, p, fmt::format("{} does not fit {}", v, dataTypeName(type)));
+      if (auto value = Value::ofUnsigned(type, v)) {
+        return *value;
       }
-      switch (type) {
-        case DataType::Uint8:
-          return Value::uint8(static_cast<uint8_t>(v));
-        case DataType::Uint16:
-          return Value::uint16(static_cast<uint16_t>(v));
-        case DataType::Uint32:
-          return Value::uint32(static_cast<uint32_t>(v));
-        default:
-          return Value::uint64(v);
-      }
+      return bad(status::kOutOfBounds, p, fmt::format("{} does not fit {}", v, dataTypeName(type)));
     }
     case DataType::Int8:
     case DataType::Int16:
@@ -307,24 +293,10 @@ Result<Value> decodeValue(const v1::Value& m, const Path& p) {
         return tl::unexpected(r.error());
       }
       const int64_t v = m.i();
-      const int bits = type == DataType::Int8    ? 8
-                       : type == DataType::Int16 ? 16
-                       : type == DataType::Int32 ? 32
-                                                 : 64;
-      if (bits < 64 && (v < -(int64_t{1} << (bits - 1)) || v >= (int64_t{1} << (bits - 1)))) {
-        return bad(
-            status::kOutOfBounds, p, fmt::format("{} does not fit {}", v, dataTypeName(type)));
+      if (auto value = Value::ofSigned(type, v)) {
+        return *value;
       }
-      switch (type) {
-        case DataType::Int8:
-          return Value::int8(static_cast<int8_t>(v));
-        case DataType::Int16:
-          return Value::int16(static_cast<int16_t>(v));
-        case DataType::Int32:
-          return Value::int32(static_cast<int32_t>(v));
-        default:
-          return Value::int64(v);
-      }
+      return bad(status::kOutOfBounds, p, fmt::format("{} does not fit {}", v, dataTypeName(type)));
     }
     case DataType::Float: {
       if (auto r = only(kD, "d"); !r) {
