@@ -150,21 +150,18 @@ DWORD done(const Result<v1::SessionReply>& reply) {
   return reply ? succeed() : failWith(reply.error());
 }
 
-// An object a get call returns: decoded from the reply, then one C block.
+// An object a get call returns (`msg`: the reply's, nullptr when missing): decoded, then one C
+// block.
 template <class C, class Msg, class ToC>
-DWORD returnObject(const Result<v1::SessionReply>& reply,
-                   bool present,
-                   const Msg& (v1::SessionReply::*member)() const,
-                   const char* what,
-                   ToC toC,
-                   C** out) {
+DWORD returnObject(
+    const Result<v1::SessionReply>& reply, const Msg* msg, const char* what, ToC toC, C** out) {
   if (!reply) {
     return failWith(reply.error());
   }
-  if (!present) {
+  if (msg == nullptr) {
     return failWith(RPC_E_INVALID_DATA, fmt::format("xfpd answered without the {}", what));
   }
-  auto object = rpc::fromProto(((*reply).*member)(), what);
+  auto object = rpc::fromProto(*msg, what);
   if (!object) {
     return failWith(invalidData(what, object.error()));
   }
@@ -256,27 +253,178 @@ DWORD destroyEnum(HANDLE h, v1::ObjectKind kind, HANDLE enumHandle) {
   }));
 }
 
-DWORD providerContextAdd(HANDLE h,
-                         const FWPM_PROVIDER_CONTEXT0* providerContext,
-                         PSECURITY_DESCRIPTOR sd,
-                         UINT64* id) {
+// ---- one skeleton per call, parameterised by the object kind ----
+
+// What the add/delete/get/enum calls of one object kind differ in: the C and core types, the
+// converters, and which request and reply members carry them. Members a kind has no call for
+// stay null (provider contexts are not enumerated here; only callouts and filters have ids).
+template <class C, class Obj, class Msg>
+struct Kind {
+  const char* what;  // the reply member, for errors
+  Result<Obj> (*fromC)(const C*);
+  C* (*toC)(const Obj&);
+  void (*add)(v1::SessionRequest&, const Obj&);
+  void (*deleteKey)(v1::SessionRequest&, const std::string&);
+  void (*getKey)(v1::SessionRequest&, const std::string&);
+  void (*deleteId)(v1::SessionRequest&, UINT64);
+  void (*getId)(v1::SessionRequest&, UINT64);
+  // The object in a get reply, nullptr when the reply lacks it.
+  const Msg* (*answer)(const v1::SessionReply&);
+  v1::ObjectKind kind;
+  C** (*manyToC)(const std::vector<Obj>&);
+  const google::protobuf::RepeatedPtrField<Msg>& (*entries)(const v1::EnumEntries&);
+};
+
+constexpr Kind<FWPM_PROVIDER0, Provider, v1::Provider> kProvider{
+    "provider",
+    providerFromC,
+    providerToC,
+    [](v1::SessionRequest& r, const Provider& p) { *r.mutable_add_provider() = rpc::toProto(p); },
+    [](v1::SessionRequest& r, const std::string& k) { r.set_delete_provider(k); },
+    [](v1::SessionRequest& r, const std::string& k) { r.set_get_provider(k); },
+    nullptr,
+    nullptr,
+    [](const v1::SessionReply& r) { return r.has_provider() ? &r.provider() : nullptr; },
+    v1::OBJECT_KIND_PROVIDER,
+    providersToC,
+    [](const v1::EnumEntries& e) -> decltype(auto) { return e.providers(); }};
+
+constexpr Kind<FWPM_PROVIDER_CONTEXT0, ProviderContext, v1::ProviderContext> kProviderContext{
+    "provider_context",
+    providerContextFromC,
+    providerContextToC,
+    [](v1::SessionRequest& r, const ProviderContext& c) {
+      *r.mutable_add_provider_context() = rpc::toProto(c);
+    },
+    [](v1::SessionRequest& r, const std::string& k) { r.set_delete_provider_context(k); },
+    [](v1::SessionRequest& r, const std::string& k) { r.set_get_provider_context(k); },
+    nullptr,
+    nullptr,
+    [](const v1::SessionReply& r) {
+      return r.has_provider_context() ? &r.provider_context() : nullptr;
+    },
+    v1::OBJECT_KIND_PROVIDER_CONTEXT,
+    nullptr,
+    nullptr};
+
+constexpr Kind<FWPM_SUBLAYER0, Sublayer, v1::Sublayer> kSublayer{
+    "sublayer",
+    sublayerFromC,
+    sublayerToC,
+    [](v1::SessionRequest& r, const Sublayer& s) { *r.mutable_add_sublayer() = rpc::toProto(s); },
+    [](v1::SessionRequest& r, const std::string& k) { r.set_delete_sublayer(k); },
+    [](v1::SessionRequest& r, const std::string& k) { r.set_get_sublayer(k); },
+    nullptr,
+    nullptr,
+    [](const v1::SessionReply& r) { return r.has_sublayer() ? &r.sublayer() : nullptr; },
+    v1::OBJECT_KIND_SUBLAYER,
+    sublayersToC,
+    [](const v1::EnumEntries& e) -> decltype(auto) { return e.sublayers(); }};
+
+constexpr Kind<FWPM_CALLOUT0, Callout, v1::Callout> kCallout{
+    "callout",
+    calloutFromC,
+    calloutToC,
+    [](v1::SessionRequest& r, const Callout& c) { *r.mutable_add_callout() = rpc::toProto(c); },
+    [](v1::SessionRequest& r, const std::string& k) { r.mutable_delete_callout()->set_key(k); },
+    [](v1::SessionRequest& r, const std::string& k) { r.mutable_get_callout()->set_key(k); },
+    [](v1::SessionRequest& r, UINT64 id) { r.mutable_delete_callout()->set_id(id); },
+    [](v1::SessionRequest& r, UINT64 id) { r.mutable_get_callout()->set_id(id); },
+    [](const v1::SessionReply& r) { return r.has_callout() ? &r.callout() : nullptr; },
+    v1::OBJECT_KIND_CALLOUT,
+    calloutsToC,
+    [](const v1::EnumEntries& e) -> decltype(auto) { return e.callouts(); }};
+
+constexpr Kind<FWPM_FILTER0, Filter, v1::Filter> kFilter{
+    "filter",
+    filterFromC,
+    filterToC,
+    [](v1::SessionRequest& r, const Filter& f) { *r.mutable_add_filter() = rpc::toProto(f); },
+    [](v1::SessionRequest& r, const std::string& k) { r.mutable_delete_filter()->set_key(k); },
+    [](v1::SessionRequest& r, const std::string& k) { r.mutable_get_filter()->set_key(k); },
+    [](v1::SessionRequest& r, UINT64 id) { r.mutable_delete_filter()->set_id(id); },
+    [](v1::SessionRequest& r, UINT64 id) { r.mutable_get_filter()->set_id(id); },
+    [](const v1::SessionReply& r) { return r.has_filter() ? &r.filter() : nullptr; },
+    v1::OBJECT_KIND_FILTER,
+    filtersToC,
+    [](const v1::EnumEntries& e) -> decltype(auto) { return e.filters(); }};
+
+// *Add0: no security descriptor, the C struct converted, one add request; the new object's id
+// (UINT32 for callouts, UINT64 otherwise) goes to *id when the call has one and it is not NULL.
+template <class C, class Obj, class Msg, class Id = UINT64>
+DWORD addObject(
+    HANDLE h, const Kind<C, Obj, Msg>& k, const C* c, PSECURITY_DESCRIPTOR sd, Id* id = nullptr) {
   if (auto r = noSecurityDescriptor(sd); !r) {
     return failWith(r.error());
   }
-  auto context = providerContextFromC(providerContext);
-  if (!context) {
-    return failWith(context.error());
+  auto object = k.fromC(c);
+  if (!object) {
+    return failWith(object.error());
   }
-  auto reply = request(h, [&](v1::SessionRequest& r) {
-    *r.mutable_add_provider_context() = rpc::toProto(*context);
-  });
+  auto reply = request(h, [&](v1::SessionRequest& r) { k.add(r, *object); });
   if (!reply) {
     return failWith(reply.error());
   }
   if (id != nullptr) {
-    *id = reply->id();
+    *id = static_cast<Id>(reply->id());
   }
   return succeed();
+}
+
+// FwpmProviderContextAdd0/1/2: CONTEXT1 and CONTEXT2 are CONTEXT0 with other IPsec pointee
+// types only (checked at the top).
+template <class Context>
+DWORD providerContextAdd(HANDLE h, const Context* c, PSECURITY_DESCRIPTOR sd, UINT64* id) {
+  return guarded([&] {
+    return addObject(
+        h, kProviderContext, reinterpret_cast<const FWPM_PROVIDER_CONTEXT0*>(c), sd, id);
+  });
+}
+
+// A request naming its object by key: the key checked, then set by `set`.
+Result<v1::SessionReply> keyRequest(HANDLE h,
+                                    const GUID* key,
+                                    void (*set)(v1::SessionRequest&, const std::string&)) {
+  auto k = keyBytes(key);
+  if (!k) {
+    return tl::unexpected(k.error());
+  }
+  return request(h, [&](v1::SessionRequest& r) { set(r, *k); });
+}
+
+Result<v1::SessionReply> idRequest(HANDLE h, UINT64 id, void (*set)(v1::SessionRequest&, UINT64)) {
+  return request(h, [&](v1::SessionRequest& r) { set(r, id); });
+}
+
+// *Get*0: the out pointer checked (named `outName` in the error), `send` run, the answer
+// returned as one C block.
+template <class C, class Obj, class Msg, class Send>
+DWORD getObject(const Kind<C, Obj, Msg>& k, C** out, const char* outName, Send&& send) {
+  if (out == nullptr) {
+    return failWith(nullArgument(outName));
+  }
+  auto reply = send();
+  const Msg* m = reply ? k.answer(*reply) : nullptr;
+  return returnObject(reply, m, k.what, k.toC, out);
+}
+
+// *Enum0 of an object kind: one page as one C block.
+template <class C, class Obj, class Msg>
+DWORD enumObjects(HANDLE h,
+                  const Kind<C, Obj, Msg>& k,
+                  HANDLE enumHandle,
+                  UINT32 numEntriesRequested,
+                  C*** entries,
+                  UINT32* numEntriesReturned) {
+  return enumNext(h,
+                  k.kind,
+                  enumHandle,
+                  numEntriesRequested,
+                  entries,
+                  numEntriesReturned,
+                  [&](const v1::EnumEntries& e, C*** out, UINT32* n) {
+                    return returnEntries(k.entries(e), k.what, k.manyToC, out, n);
+                  });
 }
 
 }  // namespace
@@ -380,51 +528,24 @@ DWORD FwpmTransactionAbort0(HANDLE engineHandle) {
   });
 }
 
-// ---- providers ----
+// ---- providers, provider contexts, sublayers, callouts, filters ----
+// Each call is the skeleton of its shape above with the object kind's constant.
 
 DWORD FwpmProviderAdd0(HANDLE engineHandle,
                        const FWPM_PROVIDER0* provider,
                        PSECURITY_DESCRIPTOR sd) {
-  return guarded([&]() -> DWORD {
-    if (auto r = noSecurityDescriptor(sd); !r) {
-      return failWith(r.error());
-    }
-    auto p = providerFromC(provider);
-    if (!p) {
-      return failWith(p.error());
-    }
-    return done(request(engineHandle, [&](v1::SessionRequest& r) {
-      *r.mutable_add_provider() = rpc::toProto(*p);
-    }));
-  });
+  return guarded([&] { return addObject(engineHandle, kProvider, provider, sd); });
 }
 
 DWORD FwpmProviderDeleteByKey0(HANDLE engineHandle, const GUID* key) {
-  return guarded([&]() -> DWORD {
-    auto k = keyBytes(key);
-    if (!k) {
-      return failWith(k.error());
-    }
-    return done(request(engineHandle, [&](v1::SessionRequest& r) { r.set_delete_provider(*k); }));
-  });
+  return guarded([&] { return done(keyRequest(engineHandle, key, kProvider.deleteKey)); });
 }
 
 DWORD FwpmProviderGetByKey0(HANDLE engineHandle, const GUID* key, FWPM_PROVIDER0** provider) {
-  return guarded([&]() -> DWORD {
-    if (provider == nullptr) {
-      return failWith(nullArgument("provider"));
-    }
-    auto k = keyBytes(key);
-    if (!k) {
-      return failWith(k.error());
-    }
-    auto reply = request(engineHandle, [&](v1::SessionRequest& r) { r.set_get_provider(*k); });
-    return returnObject(reply,
-                        reply && reply->has_provider(),
-                        &v1::SessionReply::provider,
-                        "provider",
-                        providerToC,
-                        provider);
+  return guarded([&] {
+    return getObject(kProvider, provider, "provider", [&] {
+      return keyRequest(engineHandle, key, kProvider.getKey);
+    });
   });
 }
 
@@ -434,7 +555,7 @@ DWORD FwpmProviderCreateEnumHandle0(HANDLE engineHandle,
   (void)enumTemplate;  // reserved in WFP: providers are enumerated whole
   return guarded([&] {
     return createEnum(
-        engineHandle, v1::OBJECT_KIND_PROVIDER, [](v1::CreateEnum&) {}, enumHandle);
+        engineHandle, kProvider.kind, [](v1::CreateEnum&) {}, enumHandle);
   });
 }
 
@@ -444,20 +565,13 @@ DWORD FwpmProviderEnum0(HANDLE engineHandle,
                         FWPM_PROVIDER0*** entries,
                         UINT32* numEntriesReturned) {
   return guarded([&] {
-    return enumNext(engineHandle,
-                    v1::OBJECT_KIND_PROVIDER,
-                    enumHandle,
-                    numEntriesRequested,
-                    entries,
-                    numEntriesReturned,
-                    [](const v1::EnumEntries& e, FWPM_PROVIDER0*** out, UINT32* n) {
-                      return returnEntries(e.providers(), "provider", providersToC, out, n);
-                    });
+    return enumObjects(
+        engineHandle, kProvider, enumHandle, numEntriesRequested, entries, numEntriesReturned);
   });
 }
 
 DWORD FwpmProviderDestroyEnumHandle0(HANDLE engineHandle, HANDLE enumHandle) {
-  return guarded([&] { return destroyEnum(engineHandle, v1::OBJECT_KIND_PROVIDER, enumHandle); });
+  return guarded([&] { return destroyEnum(engineHandle, kProvider.kind, enumHandle); });
 }
 
 // ---- provider contexts ----
@@ -466,59 +580,34 @@ DWORD FwpmProviderContextAdd0(HANDLE engineHandle,
                               const FWPM_PROVIDER_CONTEXT0* providerContext,
                               PSECURITY_DESCRIPTOR sd,
                               UINT64* id) {
-  return guarded([&] { return providerContextAdd(engineHandle, providerContext, sd, id); });
+  return providerContextAdd(engineHandle, providerContext, sd, id);
 }
 
 DWORD FwpmProviderContextAdd1(HANDLE engineHandle,
                               const FWPM_PROVIDER_CONTEXT1* providerContext,
                               PSECURITY_DESCRIPTOR sd,
                               UINT64* id) {
-  return guarded([&] {
-    return providerContextAdd(
-        engineHandle, reinterpret_cast<const FWPM_PROVIDER_CONTEXT0*>(providerContext), sd, id);
-  });
+  return providerContextAdd(engineHandle, providerContext, sd, id);
 }
 
 DWORD FwpmProviderContextAdd2(HANDLE engineHandle,
                               const FWPM_PROVIDER_CONTEXT2* providerContext,
                               PSECURITY_DESCRIPTOR sd,
                               UINT64* id) {
-  return guarded([&] {
-    return providerContextAdd(
-        engineHandle, reinterpret_cast<const FWPM_PROVIDER_CONTEXT0*>(providerContext), sd, id);
-  });
+  return providerContextAdd(engineHandle, providerContext, sd, id);
 }
 
 DWORD FwpmProviderContextDeleteByKey0(HANDLE engineHandle, const GUID* key) {
-  return guarded([&]() -> DWORD {
-    auto k = keyBytes(key);
-    if (!k) {
-      return failWith(k.error());
-    }
-    return done(
-        request(engineHandle, [&](v1::SessionRequest& r) { r.set_delete_provider_context(*k); }));
-  });
+  return guarded([&] { return done(keyRequest(engineHandle, key, kProviderContext.deleteKey)); });
 }
 
 DWORD FwpmProviderContextGetByKey0(HANDLE engineHandle,
                                    const GUID* key,
                                    FWPM_PROVIDER_CONTEXT0** providerContext) {
-  return guarded([&]() -> DWORD {
-    if (providerContext == nullptr) {
-      return failWith(nullArgument("providerContext"));
-    }
-    auto k = keyBytes(key);
-    if (!k) {
-      return failWith(k.error());
-    }
-    auto reply =
-        request(engineHandle, [&](v1::SessionRequest& r) { r.set_get_provider_context(*k); });
-    return returnObject(reply,
-                        reply && reply->has_provider_context(),
-                        &v1::SessionReply::provider_context,
-                        "provider_context",
-                        providerContextToC,
-                        providerContext);
+  return guarded([&] {
+    return getObject(kProviderContext, providerContext, "providerContext", [&] {
+      return keyRequest(engineHandle, key, kProviderContext.getKey);
+    });
   });
 }
 
@@ -527,46 +616,18 @@ DWORD FwpmProviderContextGetByKey0(HANDLE engineHandle,
 DWORD FwpmSubLayerAdd0(HANDLE engineHandle,
                        const FWPM_SUBLAYER0* subLayer,
                        PSECURITY_DESCRIPTOR sd) {
-  return guarded([&]() -> DWORD {
-    if (auto r = noSecurityDescriptor(sd); !r) {
-      return failWith(r.error());
-    }
-    auto s = sublayerFromC(subLayer);
-    if (!s) {
-      return failWith(s.error());
-    }
-    return done(request(engineHandle, [&](v1::SessionRequest& r) {
-      *r.mutable_add_sublayer() = rpc::toProto(*s);
-    }));
-  });
+  return guarded([&] { return addObject(engineHandle, kSublayer, subLayer, sd); });
 }
 
 DWORD FwpmSubLayerDeleteByKey0(HANDLE engineHandle, const GUID* key) {
-  return guarded([&]() -> DWORD {
-    auto k = keyBytes(key);
-    if (!k) {
-      return failWith(k.error());
-    }
-    return done(request(engineHandle, [&](v1::SessionRequest& r) { r.set_delete_sublayer(*k); }));
-  });
+  return guarded([&] { return done(keyRequest(engineHandle, key, kSublayer.deleteKey)); });
 }
 
 DWORD FwpmSubLayerGetByKey0(HANDLE engineHandle, const GUID* key, FWPM_SUBLAYER0** subLayer) {
-  return guarded([&]() -> DWORD {
-    if (subLayer == nullptr) {
-      return failWith(nullArgument("subLayer"));
-    }
-    auto k = keyBytes(key);
-    if (!k) {
-      return failWith(k.error());
-    }
-    auto reply = request(engineHandle, [&](v1::SessionRequest& r) { r.set_get_sublayer(*k); });
-    return returnObject(reply,
-                        reply && reply->has_sublayer(),
-                        &v1::SessionReply::sublayer,
-                        "sublayer",
-                        sublayerToC,
-                        subLayer);
+  return guarded([&] {
+    return getObject(kSublayer, subLayer, "subLayer", [&] {
+      return keyRequest(engineHandle, key, kSublayer.getKey);
+    });
   });
 }
 
@@ -577,7 +638,7 @@ DWORD FwpmSubLayerCreateEnumHandle0(HANDLE engineHandle,
     const auto t = sublayerEnumTemplateFromC(enumTemplate);
     return createEnum(
         engineHandle,
-        v1::OBJECT_KIND_SUBLAYER,
+        kSublayer.kind,
         [&](v1::CreateEnum& c) {
           if (t) {
             *c.mutable_sublayer_template() = rpc::toProto(*t);
@@ -593,20 +654,13 @@ DWORD FwpmSubLayerEnum0(HANDLE engineHandle,
                         FWPM_SUBLAYER0*** entries,
                         UINT32* numEntriesReturned) {
   return guarded([&] {
-    return enumNext(engineHandle,
-                    v1::OBJECT_KIND_SUBLAYER,
-                    enumHandle,
-                    numEntriesRequested,
-                    entries,
-                    numEntriesReturned,
-                    [](const v1::EnumEntries& e, FWPM_SUBLAYER0*** out, UINT32* n) {
-                      return returnEntries(e.sublayers(), "sublayer", sublayersToC, out, n);
-                    });
+    return enumObjects(
+        engineHandle, kSublayer, enumHandle, numEntriesRequested, entries, numEntriesReturned);
   });
 }
 
 DWORD FwpmSubLayerDestroyEnumHandle0(HANDLE engineHandle, HANDLE enumHandle) {
-  return guarded([&] { return destroyEnum(engineHandle, v1::OBJECT_KIND_SUBLAYER, enumHandle); });
+  return guarded([&] { return destroyEnum(engineHandle, kSublayer.kind, enumHandle); });
 }
 
 // ---- callouts ----
@@ -615,77 +669,29 @@ DWORD FwpmCalloutAdd0(HANDLE engineHandle,
                       const FWPM_CALLOUT0* callout,
                       PSECURITY_DESCRIPTOR sd,
                       UINT32* id) {
-  return guarded([&]() -> DWORD {
-    if (auto r = noSecurityDescriptor(sd); !r) {
-      return failWith(r.error());
-    }
-    auto c = calloutFromC(callout);
-    if (!c) {
-      return failWith(c.error());
-    }
-    auto reply = request(
-        engineHandle, [&](v1::SessionRequest& r) { *r.mutable_add_callout() = rpc::toProto(*c); });
-    if (!reply) {
-      return failWith(reply.error());
-    }
-    if (id != nullptr) {
-      *id = static_cast<UINT32>(reply->id());
-    }
-    return succeed();
-  });
+  return guarded([&] { return addObject(engineHandle, kCallout, callout, sd, id); });
 }
 
 DWORD FwpmCalloutDeleteById0(HANDLE engineHandle, UINT32 id) {
-  return guarded([&] {
-    return done(request(engineHandle,
-                        [&](v1::SessionRequest& r) { r.mutable_delete_callout()->set_id(id); }));
-  });
+  return guarded([&] { return done(idRequest(engineHandle, id, kCallout.deleteId)); });
 }
 
 DWORD FwpmCalloutDeleteByKey0(HANDLE engineHandle, const GUID* key) {
-  return guarded([&]() -> DWORD {
-    auto k = keyBytes(key);
-    if (!k) {
-      return failWith(k.error());
-    }
-    return done(request(engineHandle,
-                        [&](v1::SessionRequest& r) { r.mutable_delete_callout()->set_key(*k); }));
-  });
+  return guarded([&] { return done(keyRequest(engineHandle, key, kCallout.deleteKey)); });
 }
 
 DWORD FwpmCalloutGetById0(HANDLE engineHandle, UINT32 id, FWPM_CALLOUT0** callout) {
-  return guarded([&]() -> DWORD {
-    if (callout == nullptr) {
-      return failWith(nullArgument("callout"));
-    }
-    auto reply =
-        request(engineHandle, [&](v1::SessionRequest& r) { r.mutable_get_callout()->set_id(id); });
-    return returnObject(reply,
-                        reply && reply->has_callout(),
-                        &v1::SessionReply::callout,
-                        "callout",
-                        calloutToC,
-                        callout);
+  return guarded([&] {
+    return getObject(
+        kCallout, callout, "callout", [&] { return idRequest(engineHandle, id, kCallout.getId); });
   });
 }
 
 DWORD FwpmCalloutGetByKey0(HANDLE engineHandle, const GUID* key, FWPM_CALLOUT0** callout) {
-  return guarded([&]() -> DWORD {
-    if (callout == nullptr) {
-      return failWith(nullArgument("callout"));
-    }
-    auto k = keyBytes(key);
-    if (!k) {
-      return failWith(k.error());
-    }
-    auto reply =
-        request(engineHandle, [&](v1::SessionRequest& r) { r.mutable_get_callout()->set_key(*k); });
-    return returnObject(reply,
-                        reply && reply->has_callout(),
-                        &v1::SessionReply::callout,
-                        "callout",
-                        calloutToC,
-                        callout);
+  return guarded([&] {
+    return getObject(kCallout, callout, "callout", [&] {
+      return keyRequest(engineHandle, key, kCallout.getKey);
+    });
   });
 }
 
@@ -696,7 +702,7 @@ DWORD FwpmCalloutCreateEnumHandle0(HANDLE engineHandle,
     const auto t = calloutEnumTemplateFromC(enumTemplate);
     return createEnum(
         engineHandle,
-        v1::OBJECT_KIND_CALLOUT,
+        kCallout.kind,
         [&](v1::CreateEnum& c) {
           if (t) {
             *c.mutable_callout_template() = rpc::toProto(*t);
@@ -712,20 +718,13 @@ DWORD FwpmCalloutEnum0(HANDLE engineHandle,
                        FWPM_CALLOUT0*** entries,
                        UINT32* numEntriesReturned) {
   return guarded([&] {
-    return enumNext(engineHandle,
-                    v1::OBJECT_KIND_CALLOUT,
-                    enumHandle,
-                    numEntriesRequested,
-                    entries,
-                    numEntriesReturned,
-                    [](const v1::EnumEntries& e, FWPM_CALLOUT0*** out, UINT32* n) {
-                      return returnEntries(e.callouts(), "callout", calloutsToC, out, n);
-                    });
+    return enumObjects(
+        engineHandle, kCallout, enumHandle, numEntriesRequested, entries, numEntriesReturned);
   });
 }
 
 DWORD FwpmCalloutDestroyEnumHandle0(HANDLE engineHandle, HANDLE enumHandle) {
-  return guarded([&] { return destroyEnum(engineHandle, v1::OBJECT_KIND_CALLOUT, enumHandle); });
+  return guarded([&] { return destroyEnum(engineHandle, kCallout.kind, enumHandle); });
 }
 
 // ---- filters ----
@@ -734,77 +733,28 @@ DWORD FwpmFilterAdd0(HANDLE engineHandle,
                      const FWPM_FILTER0* filter,
                      PSECURITY_DESCRIPTOR sd,
                      UINT64* id) {
-  return guarded([&]() -> DWORD {
-    if (auto r = noSecurityDescriptor(sd); !r) {
-      return failWith(r.error());
-    }
-    auto f = filterFromC(filter);
-    if (!f) {
-      return failWith(f.error());
-    }
-    auto reply = request(
-        engineHandle, [&](v1::SessionRequest& r) { *r.mutable_add_filter() = rpc::toProto(*f); });
-    if (!reply) {
-      return failWith(reply.error());
-    }
-    if (id != nullptr) {
-      *id = reply->id();
-    }
-    return succeed();
-  });
+  return guarded([&] { return addObject(engineHandle, kFilter, filter, sd, id); });
 }
 
 DWORD FwpmFilterDeleteById0(HANDLE engineHandle, UINT64 id) {
-  return guarded([&] {
-    return done(request(engineHandle,
-                        [&](v1::SessionRequest& r) { r.mutable_delete_filter()->set_id(id); }));
-  });
+  return guarded([&] { return done(idRequest(engineHandle, id, kFilter.deleteId)); });
 }
 
 DWORD FwpmFilterDeleteByKey0(HANDLE engineHandle, const GUID* key) {
-  return guarded([&]() -> DWORD {
-    auto k = keyBytes(key);
-    if (!k) {
-      return failWith(k.error());
-    }
-    return done(request(engineHandle,
-                        [&](v1::SessionRequest& r) { r.mutable_delete_filter()->set_key(*k); }));
-  });
+  return guarded([&] { return done(keyRequest(engineHandle, key, kFilter.deleteKey)); });
 }
 
 DWORD FwpmFilterGetById0(HANDLE engineHandle, UINT64 id, FWPM_FILTER0** filter) {
-  return guarded([&]() -> DWORD {
-    if (filter == nullptr) {
-      return failWith(nullArgument("filter"));
-    }
-    auto reply =
-        request(engineHandle, [&](v1::SessionRequest& r) { r.mutable_get_filter()->set_id(id); });
-    return returnObject(reply,
-                        reply && reply->has_filter(),
-                        &v1::SessionReply::filter,
-                        "filter",
-                        filterToC,
-                        filter);
+  return guarded([&] {
+    return getObject(
+        kFilter, filter, "filter", [&] { return idRequest(engineHandle, id, kFilter.getId); });
   });
 }
 
 DWORD FwpmFilterGetByKey0(HANDLE engineHandle, const GUID* key, FWPM_FILTER0** filter) {
-  return guarded([&]() -> DWORD {
-    if (filter == nullptr) {
-      return failWith(nullArgument("filter"));
-    }
-    auto k = keyBytes(key);
-    if (!k) {
-      return failWith(k.error());
-    }
-    auto reply =
-        request(engineHandle, [&](v1::SessionRequest& r) { r.mutable_get_filter()->set_key(*k); });
-    return returnObject(reply,
-                        reply && reply->has_filter(),
-                        &v1::SessionReply::filter,
-                        "filter",
-                        filterToC,
-                        filter);
+  return guarded([&] {
+    return getObject(
+        kFilter, filter, "filter", [&] { return keyRequest(engineHandle, key, kFilter.getKey); });
   });
 }
 
@@ -818,7 +768,7 @@ DWORD FwpmFilterCreateEnumHandle0(HANDLE engineHandle,
     }
     return createEnum(
         engineHandle,
-        v1::OBJECT_KIND_FILTER,
+        kFilter.kind,
         [&](v1::CreateEnum& c) {
           if (*t) {
             *c.mutable_filter_template() = rpc::toProto(**t);
@@ -834,20 +784,13 @@ DWORD FwpmFilterEnum0(HANDLE engineHandle,
                       FWPM_FILTER0*** entries,
                       UINT32* numEntriesReturned) {
   return guarded([&] {
-    return enumNext(engineHandle,
-                    v1::OBJECT_KIND_FILTER,
-                    enumHandle,
-                    numEntriesRequested,
-                    entries,
-                    numEntriesReturned,
-                    [](const v1::EnumEntries& e, FWPM_FILTER0*** out, UINT32* n) {
-                      return returnEntries(e.filters(), "filter", filtersToC, out, n);
-                    });
+    return enumObjects(
+        engineHandle, kFilter, enumHandle, numEntriesRequested, entries, numEntriesReturned);
   });
 }
 
 DWORD FwpmFilterDestroyEnumHandle0(HANDLE engineHandle, HANDLE enumHandle) {
-  return guarded([&] { return destroyEnum(engineHandle, v1::OBJECT_KIND_FILTER, enumHandle); });
+  return guarded([&] { return destroyEnum(engineHandle, kFilter.kind, enumHandle); });
 }
 
 DWORD FwpmFilterSubscribeChanges0(HANDLE engineHandle,
