@@ -197,12 +197,19 @@ Error EngineSession::breakStream() {
   return brokenError_;
 }
 
-Result<v1::SessionReply> EngineSession::callLocked(const v1::SessionRequest& request) {
+Result<void> EngineSession::usableLocked() const {
   if (closed_) {
     return fail(HRESULT_FROM_WIN32(ERROR_INVALID_HANDLE), "the engine handle is closed");
   }
   if (broken_) {
     return tl::unexpected(brokenError_);
+  }
+  return {};
+}
+
+Result<v1::SessionReply> EngineSession::callLocked(const v1::SessionRequest& request) {
+  if (auto usable = usableLocked(); !usable) {
+    return tl::unexpected(usable.error());
   }
   v1::SessionReply reply;
   if (!stream_->Write(request) || !stream_->Read(&reply)) {
@@ -289,11 +296,8 @@ Result<uint64_t> EngineSession::subscribeFilterChanges(
     void* context) {
   {
     std::lock_guard<std::mutex> lock(callMu_);
-    if (closed_) {
-      return fail(HRESULT_FROM_WIN32(ERROR_INVALID_HANDLE), "the engine handle is closed");
-    }
-    if (broken_) {
-      return tl::unexpected(brokenError_);
+    if (auto usable = usableLocked(); !usable) {
+      return tl::unexpected(usable.error());
     }
   }
   auto sub = std::make_shared<StreamSubscription<v1::FilterChangeMessage>>();
@@ -351,11 +355,8 @@ Result<uint64_t> EngineSession::subscribeNetEvents(const v1::NetEventEnumTemplat
                                                    void* context) {
   {
     std::lock_guard<std::mutex> lock(callMu_);
-    if (closed_) {
-      return fail(HRESULT_FROM_WIN32(ERROR_INVALID_HANDLE), "the engine handle is closed");
-    }
-    if (broken_) {
-      return tl::unexpected(brokenError_);
+    if (auto usable = usableLocked(); !usable) {
+      return tl::unexpected(usable.error());
     }
   }
   auto sub = std::make_shared<StreamSubscription<v1::NetEventMessage>>();

@@ -81,6 +81,9 @@ class EngineSession {
 
  private:
   EngineSession() = default;
+  // Whether the handle takes requests (callMu_ held): not closed, stream not broken. The
+  // calls and the subscriptions check the same.
+  Result<void> usableLocked() const;
   Result<v1::SessionReply> callLocked(const v1::SessionRequest& request);
   Error breakStream();
   uint64_t addSubscription(std::shared_ptr<Subscription> sub);
