@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <iostream>
 #include <map>
+#include <string_view>
+#include <utility>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -64,6 +66,45 @@ Outcome<std::unique_ptr<ServiceClient>> openFor(const ShowOptions& o) {
   return ServiceClient::open(o.socket, "xfpctl show " + o.what);
 }
 
+// The end of every `show <objects>` listing: with --json an array of `toJson` of each object,
+// else a table with `headers` and a `toRow` row for each.
+template <class T, class ToJson, class ToRow>
+void printObjects(const ShowOptions& o,
+                  const std::vector<T>& objects,
+                  ToJson toJson,
+                  std::vector<std::string> headers,
+                  ToRow toRow) {
+  if (o.json) {
+    json out = json::array();
+    for (const T& x : objects) {
+      out.push_back(toJson(x));
+    }
+    print(out);
+    return;
+  }
+  Table t(std::move(headers));
+  for (const T& x : objects) {
+    t.add(toRow(x));
+  }
+  std::cout << t.render();
+}
+
+// `show sublayers/providers/callouts`: the service's live objects, then `show` (the session
+// stays open until it returns).
+template <class Show>
+Outcome<void> showLive(const ShowOptions& o, Show&& show) {
+  auto client = openFor(o);
+  if (!client) {
+    return tl::unexpected(client.error());
+  }
+  auto live = fetchLiveObjects(**client);
+  if (!live) {
+    return tl::unexpected(live.error());
+  }
+  show(*live);
+  return {};
+}
+
 Outcome<void> showFilters(const ShowOptions& o) {
   auto layer = layerOption(o.layer);
   if (!layer) {
@@ -81,126 +122,85 @@ Outcome<void> showFilters(const ShowOptions& o) {
   if (!filters) {
     return tl::unexpected(filters.error());
   }
-  if (o.json) {
-    json out = json::array();
-    for (const Filter& f : *filters) {
-      out.push_back(filterJson(f, live->names));
-    }
-    print(out);
-    return {};
-  }
-  Table t({"ID>", "NAME", "LAYER", "SUBLAYER", "WEIGHT", "ACTION", "FLAGS", "CONDITIONS"});
-  for (const Filter& f : *filters) {
-    const auto sl = live->names.sublayers.find(f.subLayerKey);
-    t.add({std::to_string(f.filterId),
-           f.displayData.name.value_or(""),
-           layerText(f.layerKey),
-           sl != live->names.sublayers.end() ? sl->second : f.subLayerKey.toString(),
-           formatWeight(f.effectiveWeight),
-           actionText(f.action, live->names),
-           joinFlags(filterFlagWords(f.flags)),
-           conditionsText(f)});
-  }
-  std::cout << t.render();
+  const ObjectNames& names = live->names;
+  printObjects(
+      o,
+      *filters,
+      [&](const Filter& f) { return filterJson(f, names); },
+      {"ID>", "NAME", "LAYER", "SUBLAYER", "WEIGHT", "ACTION", "FLAGS", "CONDITIONS"},
+      [&](const Filter& f) -> std::vector<std::string> {
+        const auto sl = names.sublayers.find(f.subLayerKey);
+        return {std::to_string(f.filterId),
+                f.displayData.name.value_or(""),
+                layerText(f.layerKey),
+                sl != names.sublayers.end() ? sl->second : f.subLayerKey.toString(),
+                formatWeight(f.effectiveWeight),
+                actionText(f.action, names),
+                joinFlags(filterFlagWords(f.flags)),
+                conditionsText(f)};
+      });
   return {};
 }
 
 Outcome<void> showSublayers(const ShowOptions& o) {
-  auto client = openFor(o);
-  if (!client) {
-    return tl::unexpected(client.error());
-  }
-  auto live = fetchLiveObjects(**client);
-  if (!live) {
-    return tl::unexpected(live.error());
-  }
-  // Arbitration order: the highest weight is evaluated first.
-  std::stable_sort(live->sublayers.begin(),
-                   live->sublayers.end(),
-                   [](const Sublayer& a, const Sublayer& b) { return a.weight > b.weight; });
-  if (o.json) {
-    json out = json::array();
-    for (const Sublayer& s : live->sublayers) {
-      out.push_back(sublayerJson(s, live->names));
-    }
-    print(out);
-    return {};
-  }
-  Table t({"WEIGHT>", "NAME", "PROVIDER", "FLAGS", "LIFETIME", "KEY"});
-  for (const Sublayer& s : live->sublayers) {
-    std::string provider = "-";
-    if (s.providerKey) {
-      const auto p = live->names.providers.find(*s.providerKey);
-      provider = p != live->names.providers.end() ? p->second : s.providerKey->toString();
-    }
-    t.add({fmt::format("0x{:04x}", s.weight),
-           nameOr(s.displayData, s.key),
-           provider,
-           joinFlags(sublayerFlagWords(s.flags)),
-           lifetimeText(s.origin.lifetime),
-           s.key.toString()});
-  }
-  std::cout << t.render();
-  return {};
+  return showLive(o, [&](LiveObjects& live) {
+    // Arbitration order: the highest weight is evaluated first.
+    std::stable_sort(live.sublayers.begin(),
+                     live.sublayers.end(),
+                     [](const Sublayer& a, const Sublayer& b) { return a.weight > b.weight; });
+    const ObjectNames& names = live.names;
+    printObjects(
+        o,
+        live.sublayers,
+        [&](const Sublayer& s) { return sublayerJson(s, names); },
+        {"WEIGHT>", "NAME", "PROVIDER", "FLAGS", "LIFETIME", "KEY"},
+        [&](const Sublayer& s) -> std::vector<std::string> {
+          std::string provider = "-";
+          if (s.providerKey) {
+            const auto p = names.providers.find(*s.providerKey);
+            provider = p != names.providers.end() ? p->second : s.providerKey->toString();
+          }
+          return {fmt::format("0x{:04x}", s.weight),
+                  nameOr(s.displayData, s.key),
+                  provider,
+                  joinFlags(sublayerFlagWords(s.flags)),
+                  lifetimeText(s.origin.lifetime),
+                  s.key.toString()};
+        });
+  });
 }
 
 Outcome<void> showProviders(const ShowOptions& o) {
-  auto client = openFor(o);
-  if (!client) {
-    return tl::unexpected(client.error());
-  }
-  auto live = fetchLiveObjects(**client);
-  if (!live) {
-    return tl::unexpected(live.error());
-  }
-  if (o.json) {
-    json out = json::array();
-    for (const Provider& p : live->providers) {
-      out.push_back(providerJson(p));
-    }
-    print(out);
-    return {};
-  }
-  Table t({"NAME", "SERVICE", "FLAGS", "LIFETIME", "KEY"});
-  for (const Provider& p : live->providers) {
-    t.add({nameOr(p.displayData, p.key),
-           p.serviceName.empty() ? "-" : p.serviceName,
-           joinFlags(providerFlagWords(p.flags)),
-           lifetimeText(p.origin.lifetime),
-           p.key.toString()});
-  }
-  std::cout << t.render();
-  return {};
+  return showLive(o, [&](const LiveObjects& live) {
+    printObjects(o,
+                 live.providers,
+                 providerJson,
+                 {"NAME", "SERVICE", "FLAGS", "LIFETIME", "KEY"},
+                 [](const Provider& p) -> std::vector<std::string> {
+                   return {nameOr(p.displayData, p.key),
+                           p.serviceName.empty() ? "-" : p.serviceName,
+                           joinFlags(providerFlagWords(p.flags)),
+                           lifetimeText(p.origin.lifetime),
+                           p.key.toString()};
+                 });
+  });
 }
 
 Outcome<void> showCallouts(const ShowOptions& o) {
-  auto client = openFor(o);
-  if (!client) {
-    return tl::unexpected(client.error());
-  }
-  auto live = fetchLiveObjects(**client);
-  if (!live) {
-    return tl::unexpected(live.error());
-  }
-  if (o.json) {
-    json out = json::array();
-    for (const Callout& c : live->callouts) {
-      out.push_back(calloutJson(c));
-    }
-    print(out);
-    return {};
-  }
-  Table t({"ID>", "NAME", "LAYER", "FLAGS", "LIFETIME", "KEY"});
-  for (const Callout& c : live->callouts) {
-    t.add({std::to_string(c.calloutId),
-           nameOr(c.displayData, c.key),
-           layerText(c.applicableLayer),
-           joinFlags(calloutFlagWords(c.flags)),
-           lifetimeText(c.origin.lifetime),
-           c.key.toString()});
-  }
-  std::cout << t.render();
-  return {};
+  return showLive(o, [&](const LiveObjects& live) {
+    printObjects(o,
+                 live.callouts,
+                 calloutJson,
+                 {"ID>", "NAME", "LAYER", "FLAGS", "LIFETIME", "KEY"},
+                 [](const Callout& c) -> std::vector<std::string> {
+                   return {std::to_string(c.calloutId),
+                           nameOr(c.displayData, c.key),
+                           layerText(c.applicableLayer),
+                           joinFlags(calloutFlagWords(c.flags)),
+                           lifetimeText(c.origin.lifetime),
+                           c.key.toString()};
+                 });
+  });
 }
 
 Outcome<v1::Counters> fetchCounters(ServiceClient& client) {
@@ -369,25 +369,20 @@ Outcome<void> showSessions(const ShowOptions& o) {
   if (!sessions) {
     return tl::unexpected(sessions.error());
   }
-  if (o.json) {
-    json out = json::array();
-    for (const auto& s : *sessions) {
-      out.push_back(sessionJson(s));
-    }
-    print(out);
-    return {};
-  }
-  Table t({"ID>", "PID>", "UID>", "USER", "DYNAMIC", "TRANSACTION", "NAME"});
-  for (const auto& s : *sessions) {
-    t.add({std::to_string(s.id),
-           std::to_string(s.options.processId),
-           std::to_string(s.options.uid),
-           s.options.username.empty() ? "-" : s.options.username,
-           s.dynamic ? "yes" : "no",
-           !s.inTransaction ? "-" : (s.readOnlyTransaction ? "read-only" : "read-write"),
-           s.options.displayData.name.value_or("")});
-  }
-  std::cout << t.render();
+  printObjects(o,
+               *sessions,
+               sessionJson,
+               {"ID>", "PID>", "UID>", "USER", "DYNAMIC", "TRANSACTION", "NAME"},
+               [](const engine::SessionInfo& s) -> std::vector<std::string> {
+                 return {
+                     std::to_string(s.id),
+                     std::to_string(s.options.processId),
+                     std::to_string(s.options.uid),
+                     s.options.username.empty() ? "-" : s.options.username,
+                     s.dynamic ? "yes" : "no",
+                     !s.inTransaction ? "-" : (s.readOnlyTransaction ? "read-only" : "read-write"),
+                     s.options.displayData.name.value_or("")};
+               });
   return {};
 }
 
@@ -446,29 +441,20 @@ Outcome<void> showStatus(const ShowOptions& o) {
 }  // namespace
 
 Outcome<void> runShow(const ShowOptions& o) {
-  if (o.what == "filters") {
-    return showFilters(o);
-  }
-  if (o.what == "sublayers") {
-    return showSublayers(o);
-  }
-  if (o.what == "providers") {
-    return showProviders(o);
-  }
-  if (o.what == "callouts") {
-    return showCallouts(o);
-  }
-  if (o.what == "layers") {
-    return showLayers(o);
-  }
-  if (o.what == "counters") {
-    return showCounters(o);
-  }
-  if (o.what == "sessions") {
-    return showSessions(o);
-  }
-  if (o.what == "status") {
-    return showStatus(o);
+  static constexpr std::pair<std::string_view, Outcome<void> (*)(const ShowOptions&)> kShows[] = {
+      {"filters", showFilters},
+      {"sublayers", showSublayers},
+      {"providers", showProviders},
+      {"callouts", showCallouts},
+      {"layers", showLayers},
+      {"counters", showCounters},
+      {"sessions", showSessions},
+      {"status", showStatus},
+  };
+  for (const auto& [what, show] : kShows) {
+    if (o.what == what) {
+      return show(o);
+    }
   }
   return failWith(kExitUsage, fmt::format("show: unknown object kind \"{}\"", o.what));
 }
