@@ -87,6 +87,7 @@ TEST(Xfpd, EnforcesItsConfigurationAndStopsCleanly) {
             config.c_str(),
             "--duration",
             "60",
+            "--verbose",  // one log line per net event
             static_cast<char*>(nullptr));
     ::_exit(127);
   }

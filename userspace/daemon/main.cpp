@@ -198,6 +198,8 @@ int main(int argc, char** argv) {
   app.add_option("--config", configPath, "TOML configuration (none: the safe demo default)");
   app.add_option("--policy", policyOverride, "policy file to start from (overrides the config)");
   app.add_option("--socket", socketOverride, "control socket path (overrides the config)");
+  bool verbose = false;
+  app.add_flag("--verbose", verbose, "debug logging (every net event, one line each)");
   app.add_option("--duration", duration, "seconds to run (0: until SIGTERM/SIGINT)")
       ->check(CLI::NonNegativeNumber);
   try {
@@ -235,6 +237,9 @@ int main(int argc, char** argv) {
     config.policyFile = policyOverride;
   }
   (void)xfp::daemon::setLogFormat(config.logFormat);  // validated with the configuration
+  if (verbose) {
+    spdlog::set_level(spdlog::level::debug);
+  }
   if (!socketOverride.empty()) {
     config.socketPath = socketOverride;
   }
@@ -419,32 +424,49 @@ int main(int argc, char** argv) {
     if (r) {
       events = std::move(*r);
       eventThread = std::thread([&] {
+        // Every event goes to the log ring and the API streams; the service log gets them one
+        // by one only at debug level (a flood of drops must not become a flood of log lines)
+        // and a count per 10 s at info.
         std::vector<xfp_net_event> batch;
+        uint64_t drops = 0, allows = 0;
+        auto summaryAt = std::chrono::steady_clock::now() + std::chrono::seconds(10);
         while (!eventsStop) {
           batch.clear();
           events->poll(batch, std::chrono::milliseconds(100));
-          if (batch.empty()) {
-            continue;
+          if (!batch.empty()) {
+            const std::shared_ptr<const xfp::Policy> policy = engine.committed();
+            for (const xfp_net_event& e : batch) {
+              xfp::v1::NetEvent ev = xfp::daemon::toNetEvent(e);
+              if (const xfp::Filter* f = policy->filterById(e.filter_id); f != nullptr) {
+                ev.set_filter_name(f->displayData.name.value_or(""));
+              }
+              if (auto it = interfaceNames.find(e.ifindex); it != interfaceNames.end()) {
+                ev.set_interface(it->second);
+              }
+              const bool drop = ev.type() == xfp::daemon::kNetEventClassifyDrop;
+              (drop ? drops : allows)++;
+              spdlog::debug("net event: {} {} proto {} port {} -> {} by filter {} \"{}\" at {}",
+                            drop ? "drop" : "permit",
+                            e.inbound != 0 ? "in" : "out",
+                            e.ip_proto,
+                            e.src_port,
+                            e.dst_port,
+                            e.filter_id,
+                            ev.filter_name(),
+                            ev.layer_name());
+              eventLog.add(std::move(ev));
+            }
           }
-          const std::shared_ptr<const xfp::Policy> policy = engine.committed();
-          for (const xfp_net_event& e : batch) {
-            xfp::v1::NetEvent ev = xfp::daemon::toNetEvent(e);
-            if (const xfp::Filter* f = policy->filterById(e.filter_id); f != nullptr) {
-              ev.set_filter_name(f->displayData.name.value_or(""));
+          if (std::chrono::steady_clock::now() >= summaryAt) {
+            if (drops + allows > 0) {
+              spdlog::info(
+                  "net events in the last 10 s: {} drop(s), {} permit(s) (xfpctl "
+                  "events shows them)",
+                  drops,
+                  allows);
             }
-            if (auto it = interfaceNames.find(e.ifindex); it != interfaceNames.end()) {
-              ev.set_interface(it->second);
-            }
-            spdlog::info("net event: {} {} proto {} port {} -> {} by filter {} \"{}\" at {}",
-                         ev.type() == xfp::daemon::kNetEventClassifyDrop ? "drop" : "permit",
-                         e.inbound != 0 ? "in" : "out",
-                         e.ip_proto,
-                         e.src_port,
-                         e.dst_port,
-                         e.filter_id,
-                         ev.filter_name(),
-                         ev.layer_name());
-            eventLog.add(std::move(ev));
+            drops = allows = 0;
+            summaryAt += std::chrono::seconds(10);
           }
         }
       });
