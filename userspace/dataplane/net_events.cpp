@@ -3,6 +3,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -39,12 +40,19 @@ void NetEventReader::refill() {
   if (cpus <= 0) {
     return;
   }
-  // A tenth of a second's worth per CPU, at least one (the budget is replaced, not added to).
-  const uint64_t grant = rate_ / 10 > 0 ? rate_ / 10 : 1;
+  // The budget is replaced, not added to: grant what the time since the last refill is worth
+  // (polls end 100 ms apart or more, often more under load; a fixed tenth of a second's worth
+  // undershot the rate), at most 200 ms worth so a burst stays bounded, at least one event.
+  const auto now = std::chrono::steady_clock::now();
+  auto elapsed = lastRefill_ == std::chrono::steady_clock::time_point{}
+                     ? std::chrono::milliseconds(100)
+                     : std::chrono::duration_cast<std::chrono::milliseconds>(now - lastRefill_);
+  elapsed = std::min(elapsed, std::chrono::milliseconds(200));
+  const uint64_t grant = std::max<uint64_t>(1, uint64_t{rate_} * uint64_t(elapsed.count()) / 1000);
   std::vector<uint64_t> values(static_cast<size_t>(cpus), grant);
   const uint32_t key = 0;
   bpf_map_update_elem(budgetFd_, &key, values.data(), BPF_ANY);
-  lastRefill_ = std::chrono::steady_clock::now();
+  lastRefill_ = now;
 }
 
 int NetEventReader::onRecord(void* ctx, void* data, size_t size) {

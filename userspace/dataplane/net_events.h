@@ -1,8 +1,9 @@
 // NetEventReader: consumes the fast path's net events (ring buffer xfp_events, struct
 // xfp_net_event: the deciding filter, layer, verdict and 5-tuple of a dropped -- or, when
 // enabled, permitted -- packet; FastPath::setNetEvents switches them) and enforces their rate:
-// every 100 ms of polling it grants each CPU a tenth of `perSecondPerCpu` events
-// (xfp_ev_budget), so the packet path never reads a clock for the limit. Without a reader no
+// when a poll ends 100 ms or more after the last grant, each CPU's budget (xfp_ev_budget) is set
+// to what the elapsed time is worth at `perSecondPerCpu` (at most 200 ms worth), so the packet
+// path never reads a clock for the limit. Without a reader no
 // CPU has budget and no event is produced.
 #pragma once
 
