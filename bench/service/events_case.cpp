@@ -283,7 +283,8 @@ int runEventsSection(const Settings& s) {
       "(FwpmNetEventSubscribe0, this process) counts its callbacks. emitted / suppressed / "
       "blocked: differences of the `counters` RPC over the burst (suppressed = over a CPU's "
       "budget or the ring full). delivered/s: delivered over the time from the first datagram to "
-      "the last callback. xfpd also writes one log line per event (counted from its output). "
+      "the last callback. xfpd log lines: single net events in xfpd's output (only with "
+      "--verbose). "
       "Run time {:.0f} s.\n\n",
       kBlockedPort,
       dataplane::NetEventReader::kDefaultRate,
