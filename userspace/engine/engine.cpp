@@ -220,8 +220,9 @@ Result<void> Engine::commitLocked(Lock& lk, SessionId committer, Transaction& tx
   }
   std::vector<uint64_t> added = txn.netAddedFilterIds();
   std::shared_ptr<const Policy> next(txn.takeWorking());
-  committed_ = next;
-  const uint64_t generation = ++generation_;
+  // Published to readers only after the hook put it into the data path (below): a session that
+  // sees the new policy can rely on its enforcement.
+  const uint64_t generation = generation_ + 1;
 
   struct Delivery {
     FilterChangeCallback callback;
@@ -250,6 +251,10 @@ Result<void> Engine::commitLocked(Lock& lk, SessionId committer, Transaction& tx
   if (options_.onCommit) {
     guarded([&] { options_.onCommit(next, generation, added); });
   }
+  lk.lock();
+  committed_ = next;
+  generation_ = generation;
+  lk.unlock();
   for (const Delivery& d : deliveries) {
     guarded([&] { d.callback(d.change); });
   }

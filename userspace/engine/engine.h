@@ -31,10 +31,11 @@ namespace xfp::engine {
 
 using EnumHandle = uint64_t;  // never 0, never reused
 
-// Called once per commit that changed something, after the policy is published and before the
-// change notifications, with the writer lock still held: calls arrive in generation order. Must
-// not call back into the engine. `added`: the filters the commit added (for the callouts'
-// ADD_FILTER_POST_COMMIT notifications).
+// Called once per commit that changed something, before the new policy becomes visible to
+// readers (committed(), other sessions) and before the change notifications, with the writer
+// lock still held: calls arrive in generation order, and whoever sees a policy sees one the hook
+// has already published (xfpd: to the data path). Must not call back into the engine. `added`: the
+// filters the commit added (for the callouts' ADD_FILTER_POST_COMMIT notifications).
 using CommitHook = std::function<void(const std::shared_ptr<const Policy>& policy,
                                       uint64_t generation,
                                       const std::vector<uint64_t>& added)>;
