@@ -534,10 +534,10 @@ int main(int argc, char** argv) {
       fmt::print(
           "xfpd runs its demo: namespaces {0} (10.201.0.1, enforced) and {1} (10.201.0.2), "
           "policy {2}.\nTry, from another shell:\n"
-          "  ip netns exec {1} ping -c 2 10.201.0.1          # permitted\n"
-          "  ip netns exec {1} nc -z -w 1 10.201.0.1 23      # telnet: dropped\n"
-          "  xfpctl{3} show filters                          # the live policy\n"
-          "  xfpctl{3} events --follow                       # drops as net events\n"
+          "  ip netns exec {1} ping -c 2 10.201.0.1       # permitted\n"
+          "  ip netns exec {1} nc -z -w 1 10.201.0.1 23   # telnet: dropped\n"
+          "  xfpctl{3} show filters      # the live policy\n"
+          "  xfpctl{3} events --follow   # drops as net events\n"
           "  xfpctl{3} add filter --layer INBOUND_TRANSPORT_V4 --name no-ssh --action block "
           "--condition IP_LOCAL_PORT=22\n"
           "Stop with Ctrl-C.\n",
