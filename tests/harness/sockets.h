@@ -71,4 +71,32 @@ inline dataplane::UniqueFd socketIn(const std::string& ns,
   return fd;
 }
 
+// Binds a UDP socket in `nsRx` on addrRx:port, sends `payload` to it from a socket in `nsTx`
+// and says whether it arrived within `wait` (a socket or bind failure is a test failure).
+inline bool udpArrives(const std::string& nsRx,
+                       const char* addrRx,
+                       const std::string& nsTx,
+                       uint16_t port,
+                       std::chrono::milliseconds wait = std::chrono::milliseconds(400),
+                       const std::string& payload = "probe") {
+  const Endpoint to = endpoint(addrRx, port);
+  dataplane::UniqueFd rx = socketIn(nsRx, AF_INET, SOCK_DGRAM, wait);
+  dataplane::UniqueFd tx = socketIn(nsTx, AF_INET, SOCK_DGRAM, wait);
+  if (!rx || !tx || ::bind(rx.get(), to.sa(), to.len) != 0) {
+    ADD_FAILURE() << "udp socket/bind in " << nsRx << " on " << addrRx << ":" << port;
+    return false;
+  }
+  ::sendto(tx.get(), payload.data(), payload.size(), 0, to.sa(), to.len);
+  char buf[256];
+  return ::recv(rx.get(), buf, sizeof buf, 0) == static_cast<ssize_t>(payload.size());
+}
+
+// The same from namespace B to A's IPv4 address of a VethNamespaces pair.
+inline bool udpArrives(const VethNamespaces& ns,
+                       uint16_t port,
+                       std::chrono::milliseconds wait = std::chrono::milliseconds(400),
+                       const std::string& payload = "probe") {
+  return udpArrives(ns.nsA(), VethNamespaces::kAddr4A, ns.nsB(), port, wait, payload);
+}
+
 }  // namespace xfp::test

@@ -41,23 +41,6 @@ constexpr const char* kPolicy = R"({"xfp_policy": 1,
     {"name": "static block", "layer": "INBOUND_TRANSPORT_V4", "action": "block",
      "conditions": [{"field": "IP_PROTOCOL", "value": "udp"}, {"field": "IP_LOCAL_PORT", "value": 7202}]}]})";
 
-// Sends one datagram from B to A's port and says whether A's socket got it within `wait`.
-bool udpArrives(const VethNamespaces& ns,
-                uint16_t port,
-                const std::string& payload,
-                std::chrono::milliseconds wait = 400ms) {
-  const Endpoint to = endpoint(VethNamespaces::kAddr4A, port);
-  dataplane::UniqueFd rx = socketIn(ns.nsA(), AF_INET, SOCK_DGRAM, wait);
-  dataplane::UniqueFd tx = socketIn(ns.nsB(), AF_INET, SOCK_DGRAM, wait);
-  if (!rx || !tx || ::bind(rx.get(), to.sa(), to.len) != 0) {
-    ADD_FAILURE() << "udp socket/bind";
-    return false;
-  }
-  ::sendto(tx.get(), payload.data(), payload.size(), 0, to.sa(), to.len);
-  char buf[256];
-  return ::recv(rx.get(), buf, sizeof buf, 0) == static_cast<ssize_t>(payload.size());
-}
-
 TEST(CalloutCrash, FastPathSurvivesAndFailsClosed) {
   XFP_REQUIRE_ROOT();
   VethNamespaces ns;
@@ -112,14 +95,14 @@ TEST(CalloutCrash, FastPathSurvivesAndFailsClosed) {
   ASSERT_NE(log.find("enforcing"), std::string::npos) << log;
 
   // Alive: the callout decides, the static filter blocks, other traffic passes.
-  EXPECT_TRUE(udpArrives(ns, 7201, "ok before the crash"));
-  EXPECT_FALSE(udpArrives(ns, 7201, "no thanks"));
-  EXPECT_FALSE(udpArrives(ns, 7202, "ok but statically blocked"));
-  EXPECT_TRUE(udpArrives(ns, 7203, "unfiltered"));
-  EXPECT_FALSE(udpArrives(ns, 7204, "no, says the callout"));
+  EXPECT_TRUE(udpArrives(ns, 7201, 400ms, "ok before the crash"));
+  EXPECT_FALSE(udpArrives(ns, 7201, 400ms, "no thanks"));
+  EXPECT_FALSE(udpArrives(ns, 7202, 400ms, "ok but statically blocked"));
+  EXPECT_TRUE(udpArrives(ns, 7203, 400ms, "unfiltered"));
+  EXPECT_FALSE(udpArrives(ns, 7204, 400ms, "no, says the callout"));
 
   // The crash: the host process dies of SIGSEGV (not contained in-process).
-  EXPECT_FALSE(udpArrives(ns, 7201, "crash now", 300ms));
+  EXPECT_FALSE(udpArrives(ns, 7201, 300ms, "crash now"));
   int status = 0;
   pid_t done = 0;
   for (int i = 0; i < 100 && done == 0; ++i) {
@@ -139,11 +122,11 @@ TEST(CalloutCrash, FastPathSurvivesAndFailsClosed) {
   // After the heartbeat goes stale (1 s): the pinned fast path still enforces the static filters
   // and the dead callout's traffic is blocked (fail closed), unfiltered traffic still flows.
   std::this_thread::sleep_for(1500ms);
-  EXPECT_FALSE(udpArrives(ns, 7202, "ok but statically blocked"));
-  EXPECT_TRUE(udpArrives(ns, 7203, "unfiltered after the crash"));
-  EXPECT_FALSE(udpArrives(ns, 7201, "ok after the crash"));
+  EXPECT_FALSE(udpArrives(ns, 7202, 400ms, "ok but statically blocked"));
+  EXPECT_TRUE(udpArrives(ns, 7203, 400ms, "unfiltered after the crash"));
+  EXPECT_FALSE(udpArrives(ns, 7201, 400ms, "ok after the crash"));
   // ... unless its filter says PERMIT_IF_CALLOUT_UNREGISTERED.
-  EXPECT_TRUE(udpArrives(ns, 7204, "no, but nobody asks any more"));
+  EXPECT_TRUE(udpArrives(ns, 7204, 400ms, "no, but nobody asks any more"));
 
   VethNamespaces::run("rm -rf " + pin);
   ::unlink(policyPath.c_str());

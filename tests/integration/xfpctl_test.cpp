@@ -144,20 +144,6 @@ std::string examplePolicy() {
   return sourceDir() + "/examples/policy.json";
 }
 
-// A bound UDP socket in `nsRx` on 10.201.0.1:port, a datagram sent to it from `nsTx`.
-bool udpArrives(const std::string& nsRx, const std::string& nsTx, uint16_t port) {
-  const Endpoint to = endpoint(kAddrA, port);
-  dataplane::UniqueFd rx = socketIn(nsRx, AF_INET, SOCK_DGRAM, 700ms);
-  dataplane::UniqueFd tx = socketIn(nsTx, AF_INET, SOCK_DGRAM, 700ms);
-  if (!rx || !tx || ::bind(rx.get(), to.sa(), to.len) != 0) {
-    ADD_FAILURE() << "udp socket/bind in " << nsRx;
-    return false;
-  }
-  ::sendto(tx.get(), "probe", 5, 0, to.sa(), to.len);
-  char buf[16];
-  return ::recv(rx.get(), buf, sizeof buf, 0) == 5;
-}
-
 // xfpd in its demo mode, started and stopped by the fixture.
 class XfpctlService : public ::testing::Test {
  protected:
@@ -289,7 +275,7 @@ class XfpctlService : public ::testing::Test {
     return path;
   }
 
-  bool arrives(uint16_t port) { return udpArrives(nsA_, nsB_, port); }
+  bool arrives(uint16_t port) { return udpArrives(nsA_, kAddrA, nsB_, port, 700ms); }
 
   // Adds a filter blocking UDP to `port` at INBOUND_TRANSPORT_V4; returns its id (0: failed).
   uint64_t blockUdp(const std::string& name, uint16_t port) {

@@ -87,19 +87,6 @@ v1::SessionRequest simple(int which) {
   return q;
 }
 
-bool udpArrives(const VethNamespaces& ns, uint16_t port, milliseconds wait = 400ms) {
-  const Endpoint to = endpoint(VethNamespaces::kAddr4A, port);
-  dataplane::UniqueFd rx = socketIn(ns.nsA(), AF_INET, SOCK_DGRAM, wait);
-  dataplane::UniqueFd tx = socketIn(ns.nsB(), AF_INET, SOCK_DGRAM, wait);
-  if (!rx || !tx || ::bind(rx.get(), to.sa(), to.len) != 0) {
-    ADD_FAILURE() << "udp socket/bind";
-    return false;
-  }
-  ::sendto(tx.get(), "probe", 5, 0, to.sa(), to.len);
-  char buf[16];
-  return ::recv(rx.get(), buf, sizeof buf, 0) == 5;
-}
-
 class XfpdService : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -26,19 +26,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-bool udpArrives(const VethNamespaces& ns, uint16_t port) {
-  const Endpoint to = endpoint(VethNamespaces::kAddr4A, port);
-  dataplane::UniqueFd rx = socketIn(ns.nsA(), AF_INET, SOCK_DGRAM, 400ms);
-  dataplane::UniqueFd tx = socketIn(ns.nsB(), AF_INET, SOCK_DGRAM, 400ms);
-  if (!rx || !tx || ::bind(rx.get(), to.sa(), to.len) != 0) {
-    ADD_FAILURE() << "udp socket/bind";
-    return false;
-  }
-  ::sendto(tx.get(), "probe", 5, 0, to.sa(), to.len);
-  char buf[16];
-  return ::recv(rx.get(), buf, sizeof buf, 0) == 5;
-}
-
 // Reads the child's output until `needle` shows up or `limit` passes.
 bool waitFor(int fd, std::string& log, const std::string& needle, std::chrono::seconds limit) {
   const auto until = std::chrono::steady_clock::now() + limit;
