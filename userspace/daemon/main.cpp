@@ -360,11 +360,7 @@ int main(int argc, char** argv) {
     }
     ownedRuntime = std::move(*r);
     runtime = ownedRuntime.get();
-    runtimeHook = runtime;
-    if (auto p = runtime->publish(engine.committed(), {}); !p) {
-      std::cerr << "xfpd: " << p.error().message << "\n";
-      return kExitConfig;
-    }
+    runtimeHook = runtime;  // create() published the committed policy: no second compile
   }
   (void)fp->setNetEvents(config.dropEvents, config.allowEvents);
   int status = 0;
