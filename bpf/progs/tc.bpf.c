@@ -62,6 +62,7 @@ static __always_inline int xfp_punt_copy(struct __sk_buff* skb,
   h->reason = reason;
   h->mark = skb->mark;
   h->gso_size = skb->gso_size;
+  h->sock_cookie = bpf_get_socket_cookie(skb);
   if (len > cap || bpf_skb_load_bytes(skb, 0, (__u8*)r + sizeof(struct xfp_punt_hdr), len) != 0) {
     bpf_ringbuf_discard(r, 0);
     return -1;

@@ -212,6 +212,7 @@ int RingReceiver::onRecord(void* ctx, void* data, size_t size) {
   f.ifindex = h.ifindex;
   f.reason = h.reason;
   f.mark = h.mark;
+  f.sockCookie = h.sock_cookie;
   f.inbound = false;
   self->sink_->push_back(std::move(f));
   return 0;

@@ -34,6 +34,7 @@ struct ReceivedFrame {
   uint32_t queue = 0;
   uint32_t reason = 0;  // XFP_PUNT_* (ring buffer only; 0 from AF_XDP)
   uint32_t mark = 0;
+  uint64_t sockCookie = 0;  // the sending socket (ring buffer only; 0: none)
   bool inbound = true;
 };
 

@@ -387,8 +387,9 @@ struct xfp_punt_hdr {
   __u32 reason;   /* XFP_PUNT_* */
   __u32 mark;     /* skb->mark */
   __u32 gso_size; /* skb->gso_size (0: not a GSO super-packet) */
+  __u64 sock_cookie; /* bpf_get_socket_cookie(skb): the sending socket (0: none) */
 };
-XFP_STATIC_ASSERT(sizeof(struct xfp_punt_hdr) == 24, "struct xfp_punt_hdr is ABI");
+XFP_STATIC_ASSERT(sizeof(struct xfp_punt_hdr) == 32, "struct xfp_punt_hdr is ABI");
 #define XFP_PUNT_SMALL 2048  /* record data of frames up to this size */
 #define XFP_PUNT_LARGE 16384 /* larger frames up to this size; beyond: fail closed (drop) */
 
@@ -472,5 +473,138 @@ struct xfp_event_stats {
   __u64 suppressed; /* over the budget, or the ring was full */
 };
 XFP_STATIC_ASSERT(sizeof(struct xfp_event_stats) == 16, "struct xfp_event_stats is ABI");
+
+/* ---------------------------------------------------------------------------------------------
+ * Socket hooks (object xfp_sock, docs/ale.md): cgroup programs on the socket operations of the
+ * processes in one cgroup v2 tree stand in for the ALE layers that Windows classifies at a socket
+ * call: BIND_REDIRECT (cgroup/bind4/6), RESOURCE_ASSIGNMENT (cgroup/post_bind4/6),
+ * CONNECT_REDIRECT (cgroup/connect4/6, cgroup/sendmsg4/6 for unconnected UDP), and the lifetime
+ * events (sock_release, sockops established / closed). A socket call at a layer with filters is an
+ * upcall: the hook posts a request to the ring buffer xfp_sock_events and waits, bounded by
+ * xfp_sock_cfg.wait_ns, for the runtime's answer in xfp_sock_replies (the call cannot sleep in
+ * BPF, so the hook polls; docs/decisions.md "Socket upcalls"). No answer in time, or no live
+ * runtime: the operation is refused with EPERM (fail closed). Everything else is a one-way
+ * event. The identity of a socket's owner is kept by socket cookie in xfp_sock_owners. */
+enum {
+  XFP_SOCK_BIND_REDIRECT_V4 = 1u << 0, /* FWPM_LAYER_ALE_BIND_REDIRECT_V4 has filters */
+  XFP_SOCK_BIND_REDIRECT_V6 = 1u << 1,
+  XFP_SOCK_CONNECT_REDIRECT_V4 = 1u << 2,
+  XFP_SOCK_CONNECT_REDIRECT_V6 = 1u << 3,
+  XFP_SOCK_RESOURCE_ASSIGNMENT_V4 = 1u << 4,
+  XFP_SOCK_RESOURCE_ASSIGNMENT_V6 = 1u << 5,
+};
+
+/* key 0: written by the runtime */
+struct xfp_sock_cfg {
+  __u64 heartbeat_ns; /* bpf_ktime_get_ns() clock; older than XFP_RUNTIME_STALE_NS: no runtime */
+  __u64 wait_ns;      /* how long an upcall waits for its answer */
+  __u32 layers;       /* XFP_SOCK_*: the layers whose socket calls are upcalls */
+  __u32 runtime_tgid; /* the runtime's own socket calls are never upcalls (it answers them) */
+};
+XFP_STATIC_ASSERT(sizeof(struct xfp_sock_cfg) == 24, "struct xfp_sock_cfg is ABI");
+
+/* The process that owns a socket: recorded at creation (cgroup/sock_create) and refreshed by the
+ * calls that name a process (bind, connect, sendmsg). */
+struct xfp_sock_owner {
+  __u64 cgroup_id; /* bpf_get_current_cgroup_id(): the cgroup v2 directory's inode */
+  __u32 tgid;      /* process id (root pid namespace) */
+  __u32 pid;       /* thread id */
+  __u32 uid;
+  __u32 gid;
+  char comm[16];
+};
+XFP_STATIC_ASSERT(sizeof(struct xfp_sock_owner) == 40, "struct xfp_sock_owner is ABI");
+
+enum {
+  XFP_SOCK_EV_REQUEST = 1,     /* an upcall: answer in xfp_sock_replies[seq % XFP_SOCK_SLOTS] */
+  XFP_SOCK_EV_BOUND = 2,       /* a bind took effect (post_bind; layer field 0) */
+  XFP_SOCK_EV_CONNECTED = 3,   /* a connect/first sendmsg named a peer (implicit bind done) */
+  XFP_SOCK_EV_ESTABLISHED = 4, /* TCP handshake done (sockops; flags: XFP_SOCK_F_ACTIVE) */
+  XFP_SOCK_EV_TCP_CLOSED = 5,  /* a TCP connection left for CLOSE (sockops state change) */
+  XFP_SOCK_EV_RELEASED = 6,    /* the socket was closed by its last owner (sock_release) */
+};
+enum {
+  XFP_SOCK_F_ACTIVE = 1u << 0,      /* this host opened the connection */
+  XFP_SOCK_F_RECORDS = 1u << 1,     /* the socket carries redirect records (event.records_handle) */
+  XFP_SOCK_F_LISTENING = 1u << 2,   /* released socket was a TCP listener */
+  XFP_SOCK_F_SENDMSG = 1u << 3,     /* request from sendmsg (unconnected UDP), not connect */
+  XFP_SOCK_F_HAD_LOCAL_PORT = 1u << 4, /* connect request of a socket already bound to a port */
+};
+
+struct xfp_sock_event {
+  __u64 cookie; /* bpf_get_socket_cookie(): the endpoint id */
+  __u64 seq;    /* XFP_SOCK_EV_REQUEST: the request's sequence number */
+  __u64 records_handle; /* XFP_SOCK_F_RECORDS: the redirect handle of the records */
+  __u32 type;           /* XFP_SOCK_EV_* */
+  __u32 layer;          /* XFP_SOCK_EV_REQUEST: the XFP_SOCK_* layer bit */
+  __u32 flags;          /* XFP_SOCK_F_* */
+  __u8 proto;           /* IPPROTO_* (from the socket) */
+  __u8 v6;
+  __u8 tcp_state;       /* XFP_SOCK_EV_TCP_CLOSED: the state before CLOSE */
+  __u8 _pad0;
+  __u8 local[16];       /* as in struct xfp_pkt: IPv4 in the first 4 bytes, network order */
+  __u8 remote[16];      /* connect requests: the destination asked for */
+  __u16 local_port;     /* host order */
+  __u16 remote_port;    /* host order */
+  __u32 _pad1;
+  struct xfp_sock_owner owner; /* the calling process; for lifetime events the recorded owner */
+};
+XFP_STATIC_ASSERT(sizeof(struct xfp_sock_event) == 128, "struct xfp_sock_event is ABI");
+
+/* The runtime's answer to an upcall. The runtime writes every field, then `seq` last (release
+ * store) in the mmap'ed array; the hook reads `seq` first and the rest after it matches. */
+#define XFP_SOCK_SLOTS 1024
+enum {
+  XFP_SOCK_PERMIT = 1,
+  XFP_SOCK_BLOCK = 2,
+};
+struct xfp_sock_reply {
+  __u64 seq;
+  __u32 verdict; /* XFP_SOCK_PERMIT / XFP_SOCK_BLOCK */
+  __u32 rewrite; /* 1: bind/connect to addr:port below instead */
+  __u8 addr[16]; /* network order, IPv4 in the first 4 bytes */
+  __u16 port;    /* host order */
+  __u16 _pad0;
+  __u32 _pad1;
+  __u64 redirect_handle; /* connect redirect: the redirecting callout's redirect handle */
+  __u32 target_pid;      /* connect redirect: localRedirectTargetPID */
+  __u32 context_len;     /* bytes of context used */
+  __u8 context[64];      /* connect redirect: localRedirectContext (first 64 bytes) */
+};
+XFP_STATIC_ASSERT(sizeof(struct xfp_sock_reply) == 128, "struct xfp_sock_reply is ABI");
+
+/* A redirected connection's record, found by the proxy through getsockopt on the socket it
+ * accepted (keyed by the client's address: the proxy's peer) and copied onto the proxy's own
+ * outgoing socket by setsockopt (keyed by cookie), so that its connect is recognized. */
+struct xfp_redirect_key {
+  __u8 addr[16]; /* the redirected socket's local address (the proxy's peer) */
+  __u16 port;    /* host order */
+  __u8 proto;
+  __u8 v6;
+  __u32 _pad;
+};
+XFP_STATIC_ASSERT(sizeof(struct xfp_redirect_key) == 24, "struct xfp_redirect_key is ABI");
+
+struct xfp_redirect_record {
+  __u8 orig_addr[16]; /* the destination the client asked for (network order) */
+  __u16 orig_port;    /* host order */
+  __u8 v6;
+  __u8 _pad0;
+  __u32 target_pid;
+  __u64 redirect_handle;
+  __u32 context_len;
+  __u32 _pad1;
+  __u8 context[64];
+};
+XFP_STATIC_ASSERT(sizeof(struct xfp_redirect_record) == 112, "struct xfp_redirect_record is ABI");
+
+/* getsockopt/setsockopt level and names the sockopt hook answers (values unused by Linux). */
+#define XFP_SOL 0x5846            /* "XF" */
+#define XFP_SO_REDIRECT_RECORDS 1 /* get: struct xfp_redirect_record of the accepted socket;
+                                   * set: attach that record to this (outgoing) socket */
+#define XFP_SO_ORIGINAL_DST 80    /* at SOL_IP / SOL_IPV6: the redirected connection's original
+                                   * destination as a sockaddr_in / sockaddr_in6 */
+#define XFP_SOCK_OWNERS (1u << 16)
+#define XFP_REDIRECTS (1u << 14)
 
 #endif /* XFP_ABI_H */

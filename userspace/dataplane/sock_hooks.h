@@ -1,0 +1,65 @@
+// SockHooks: the socket-hook object xfp_sock (bpf/progs/sock.bpf.c) loaded and attached to one
+// cgroup v2 directory (and so to every process below it). It is the kernel half of the ALE
+// layers that Windows classifies at a socket call (docs/ale.md): bind and connect redirection,
+// resource assignment, and the endpoint lifetime events. Attachments are bpf_links owned by this
+// object: destroying it detaches every program.
+//
+// Two channels reach user space through one ring buffer (xfp_sock_events):
+//   * upcalls (XFP_SOCK_EV_REQUEST): a socket call at a layer with filters waits, bounded by
+//     wait_ns, for reply() with the request's seq; no answer in time: EPERM (fail closed);
+//   * one-way lifetime events (bound, established, TCP closed, released).
+// The identity of a socket's owner is kept per socket cookie (owner()).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "userspace/dataplane/bpf_error.h"
+#include "xfp/abi.h"
+
+namespace xfp::dataplane {
+
+struct SockHooksImpl;
+
+class SockHooks {
+ public:
+  // Loads xfp_sock and attaches all of its programs to the cgroup v2 directory `cgroupPath`.
+  [[nodiscard]] static BpfResult<std::unique_ptr<SockHooks>> attach(const std::string& cgroupPath);
+  ~SockHooks();
+  SockHooks(const SockHooks&) = delete;
+  SockHooks& operator=(const SockHooks&) = delete;
+
+  // Which socket calls are upcalls (XFP_SOCK_* bits), how long a hook waits for the answer, and
+  // the process whose own calls are never upcalls (the one answering them).
+  void configure(uint32_t layers, uint64_t waitNs, uint32_t runtimeTgid);
+  // Proves the answering side is alive (CLOCK_MONOTONIC now); without a fresh heartbeat an
+  // upcall is refused at once (EPERM).
+  void heartbeat();
+
+  // The ring buffer's epoll fd (readable: events wait) and draining it: fn runs per event.
+  [[nodiscard]] int eventsEpollFd() const;
+  size_t consume(const std::function<void(const xfp_sock_event&)>& fn);
+  // Answers the upcall r.seq (all fields written first, seq last).
+  void reply(const xfp_sock_reply& r);
+
+  // The recorded owner of a socket (by cookie), if it was created or used below the cgroup.
+  [[nodiscard]] std::optional<xfp_sock_owner> owner(uint64_t cookie) const;
+  // The redirect record of a redirected TCP connection, by the client's local address (what a
+  // proxy's getsockopt(XFP_SOL, XFP_SO_REDIRECT_RECORDS) reads).
+  [[nodiscard]] std::optional<xfp_redirect_record> redirectRecord(const xfp_redirect_key& key) const;
+
+  // The cgroup's id (the inode of its directory): xfp_sock_owner.cgroup_id of its processes.
+  [[nodiscard]] uint64_t cgroupId() const;
+  [[nodiscard]] const std::string& cgroupPath() const;
+  // A map of the object by name (tests), -1 if there is none.
+  [[nodiscard]] int mapFd(const char* name) const;
+
+ private:
+  explicit SockHooks(std::unique_ptr<SockHooksImpl> impl);
+  std::unique_ptr<SockHooksImpl> impl_;
+};
+
+}  // namespace xfp::dataplane
