@@ -548,6 +548,7 @@ struct xfp_sock_event {
   __u16 remote_port;    /* host order */
   __u32 _pad1;
   struct xfp_sock_owner owner; /* the calling process; for lifetime events the recorded owner */
+  __u64 _reserved;             /* zero; pads the record to 128 bytes */
 };
 XFP_STATIC_ASSERT(sizeof(struct xfp_sock_event) == 128, "struct xfp_sock_event is ABI");
 
@@ -570,6 +571,7 @@ struct xfp_sock_reply {
   __u32 target_pid;      /* connect redirect: localRedirectTargetPID */
   __u32 context_len;     /* bytes of context used */
   __u8 context[64];      /* connect redirect: localRedirectContext (first 64 bytes) */
+  __u64 _reserved;       /* zero; pads the slot to 128 bytes */
 };
 XFP_STATIC_ASSERT(sizeof(struct xfp_sock_reply) == 128, "struct xfp_sock_reply is ABI");
 
@@ -595,6 +597,7 @@ struct xfp_redirect_record {
   __u32 context_len;
   __u32 _pad1;
   __u8 context[64];
+  __u64 _reserved; /* zero; pads the record to 112 bytes */
 };
 XFP_STATIC_ASSERT(sizeof(struct xfp_redirect_record) == 112, "struct xfp_redirect_record is ABI");
 
