@@ -49,7 +49,8 @@ class SockHooks {
   [[nodiscard]] std::optional<xfp_sock_owner> owner(uint64_t cookie) const;
   // The redirect record of a redirected TCP connection, by the client's local address (what a
   // proxy's getsockopt(XFP_SOL, XFP_SO_REDIRECT_RECORDS) reads).
-  [[nodiscard]] std::optional<xfp_redirect_record> redirectRecord(const xfp_redirect_key& key) const;
+  [[nodiscard]] std::optional<xfp_redirect_record> redirectRecord(
+      const xfp_redirect_key& key) const;
 
   // The cgroup's id (the inode of its directory): xfp_sock_owner.cgroup_id of its processes.
   [[nodiscard]] uint64_t cgroupId() const;

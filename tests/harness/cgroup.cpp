@@ -1,0 +1,194 @@
+#include "tests/harness/cgroup.h"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <fmt/core.h>
+
+namespace xfp::test {
+namespace {
+
+std::atomic<int> gCounter{0};
+constexpr const char* kOwnMount = "/run/xfp-cgroup2";
+
+// The first cgroup2 mount point in /proc/mounts, "" if there is none.
+std::string findCgroup2() {
+  std::ifstream in("/proc/mounts");
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string dev;
+    std::string dir;
+    std::string type;
+    fields >> dev >> dir >> type;
+    if (type == "cgroup2") {
+      return dir;
+    }
+  }
+  return {};
+}
+
+bool writeAll(int fd, const char* s) {
+  const size_t len = std::strlen(s);
+  return ::write(fd, s, len) == static_cast<ssize_t>(len);
+}
+
+// The pids listed in <dir>/cgroup.procs.
+std::vector<pid_t> procsOf(const std::string& dir) {
+  std::vector<pid_t> out;
+  std::ifstream in(dir + "/cgroup.procs");
+  pid_t p = 0;
+  while (in >> p) {
+    out.push_back(p);
+  }
+  return out;
+}
+
+}  // namespace
+
+TestCgroup::TestCgroup() = default;
+
+TestCgroup::~TestCgroup() {
+  for (pid_t pid : children_) {
+    if (::waitpid(pid, nullptr, WNOHANG) == 0) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+  }
+  if (created_) {
+    // Anything else still inside (a grandchild, say) goes back to the parent cgroup.
+    const std::string parent = path_.substr(0, path_.rfind('/'));
+    for (int attempt = 0; attempt < 50; ++attempt) {
+      const std::vector<pid_t> left = procsOf(path_);
+      if (left.empty()) {
+        break;
+      }
+      for (pid_t p : left) {
+        std::ofstream(parent + "/cgroup.procs") << p << '\n';
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    for (int attempt = 0; attempt < 100 && ::rmdir(path_.c_str()) != 0 && errno == EBUSY;
+         ++attempt) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));  // exiting tasks linger
+    }
+  }
+  if (mountedByUs_) {
+    ::umount2(mount_.c_str(), MNT_DETACH);
+    ::rmdir(mount_.c_str());
+  }
+}
+
+std::string TestCgroup::setUp() {
+  mount_ = findCgroup2();
+  if (mount_.empty()) {
+    ::mkdir(kOwnMount, 0755);
+    if (::mount("cgroup2", kOwnMount, "cgroup2", 0, nullptr) != 0) {
+      return fmt::format(
+          "no cgroup v2 mount and mounting one on {} failed: {}", kOwnMount, std::strerror(errno));
+    }
+    mount_ = kOwnMount;
+    mountedByUs_ = true;
+  }
+  path_ = fmt::format("{}/xfpt{}c{}", mount_, ::getpid(), gCounter.fetch_add(1));
+  if (::mkdir(path_.c_str(), 0755) != 0) {
+    return fmt::format("mkdir {}: {}", path_, std::strerror(errno));
+  }
+  created_ = true;
+  return {};
+}
+
+pid_t TestCgroup::spawnInside(const std::string& netns, const std::function<int()>& fn) {
+  if (!created_) {
+    return -1;
+  }
+  // Everything the child needs is prepared here: after fork() it only makes system calls.
+  const std::string procs = path_ + "/cgroup.procs";
+  const std::string nsPath = netns.empty() ? std::string() : "/run/netns/" + netns;
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    return -1;
+  }
+  if (pid == 0) {
+    const int fd = ::open(procs.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || !writeAll(fd, "0")) {
+      ::_exit(kJoinFailed);
+    }
+    ::close(fd);
+    if (!nsPath.empty()) {
+      const int ns = ::open(nsPath.c_str(), O_RDONLY | O_CLOEXEC);
+      if (ns < 0 || ::setns(ns, CLONE_NEWNET) != 0) {
+        ::_exit(kNetnsFailed);
+      }
+      ::close(ns);
+    }
+    ::_exit(fn());
+  }
+  children_.push_back(pid);
+  return pid;
+}
+
+int TestCgroup::wait(pid_t pid, std::chrono::milliseconds timeout, std::string* why) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  int status = 0;
+  for (;;) {
+    const pid_t r = ::waitpid(pid, &status, WNOHANG);
+    if (r == pid) {
+      break;
+    }
+    if (r < 0) {
+      if (why != nullptr) {
+        *why = fmt::format("waitpid {}: {}", pid, std::strerror(errno));
+      }
+      return -1;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+      children_.erase(std::remove(children_.begin(), children_.end(), pid), children_.end());
+      if (why != nullptr) {
+        *why = fmt::format("child {} killed after {} ms", pid, timeout.count());
+      }
+      return -1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  children_.erase(std::remove(children_.begin(), children_.end(), pid), children_.end());
+  if (WIFEXITED(status)) {
+    return WEXITSTATUS(status);
+  }
+  if (why != nullptr) {
+    *why =
+        fmt::format("child {} died of signal {}", pid, WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+  }
+  return -1;
+}
+
+int TestCgroup::runInside(const std::string& netns,
+                          const std::function<int()>& fn,
+                          std::chrono::milliseconds timeout,
+                          std::string* why) {
+  const pid_t pid = spawnInside(netns, fn);
+  if (pid < 0) {
+    if (why != nullptr) {
+      *why = "fork failed or no cgroup";
+    }
+    return -1;
+  }
+  return wait(pid, timeout, why);
+}
+
+}  // namespace xfp::test

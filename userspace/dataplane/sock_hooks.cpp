@@ -1,0 +1,183 @@
+#include "userspace/dataplane/sock_hooks.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include <cerrno>
+#include <cstddef>
+#include <cstring>
+#include <vector>
+
+#include "userspace/dataplane/mmap_array.h"
+#include "userspace/dataplane/skeleton.h"
+#include "userspace/dataplane/unique_fd.h"
+#include "xfp_sock.skel.h"
+
+namespace xfp::dataplane {
+
+struct SockHooksImpl {
+  std::string cgroupPath;
+  uint64_t cgroupId = 0;
+  Skeleton<xfp_sock> skel;
+  UniqueFd cgroupFd;
+  // Declared after skel: destroyed (detached) before the object is closed.
+  std::vector<bpf_link*> links;
+  ring_buffer* rb = nullptr;
+  MmapArray<xfp_sock_reply> replies;
+  const std::function<void(const xfp_sock_event&)>* sink = nullptr;
+
+  explicit SockHooksImpl(Skeleton<xfp_sock> s) : skel(std::move(s)) {}
+  SockHooksImpl(const SockHooksImpl&) = delete;
+  SockHooksImpl& operator=(const SockHooksImpl&) = delete;
+  ~SockHooksImpl() {
+    ring_buffer__free(rb);
+    for (bpf_link* l : links) {
+      bpf_link__destroy(l);
+    }
+  }
+
+  static int onRecord(void* ctx, void* data, size_t size) {
+    auto* self = static_cast<SockHooksImpl*>(ctx);
+    if (self->sink == nullptr || size < sizeof(xfp_sock_event)) {
+      return 0;
+    }
+    xfp_sock_event ev{};
+    std::memcpy(&ev, data, sizeof ev);
+    (*self->sink)(ev);
+    return 0;
+  }
+
+  [[nodiscard]] xfp_sock_cfg readCfg() const {
+    xfp_sock_cfg cfg{};
+    const uint32_t key = 0;
+    bpf_map_lookup_elem(bpf_map__fd(skel->maps.xfp_sock_cfg), &key, &cfg);
+    return cfg;
+  }
+  void writeCfg(const xfp_sock_cfg& cfg) const {
+    const uint32_t key = 0;
+    bpf_map_update_elem(bpf_map__fd(skel->maps.xfp_sock_cfg), &key, &cfg, BPF_ANY);
+  }
+};
+
+BpfResult<std::unique_ptr<SockHooks>> SockHooks::attach(const std::string& cgroupPath) {
+  auto skel = Skeleton<xfp_sock>::openAndLoad("xfp_sock");
+  if (!skel) {
+    return tl::unexpected(skel.error());
+  }
+  auto impl = std::make_unique<SockHooksImpl>(std::move(*skel));
+  impl->cgroupPath = cgroupPath;
+
+  impl->cgroupFd = UniqueFd(::open(cgroupPath.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!impl->cgroupFd) {
+    return bpfFailure(-errno, "open the cgroup directory " + cgroupPath);
+  }
+  struct stat st {};
+  if (::fstat(impl->cgroupFd.get(), &st) != 0) {
+    return bpfFailure(-errno, "stat the cgroup directory " + cgroupPath);
+  }
+  impl->cgroupId = static_cast<uint64_t>(st.st_ino);
+
+  bpf_program* prog = nullptr;
+  bpf_object__for_each_program(prog, impl->skel->obj) {
+    errno = 0;
+    bpf_link* link = bpf_program__attach_cgroup(prog, impl->cgroupFd.get());
+    if (link == nullptr) {
+      return bpfFailure(-errno,
+                        std::string("attach ") + bpf_program__name(prog) + " (" +
+                            bpf_program__section_name(prog) + ") to the cgroup " + cgroupPath);
+    }
+    impl->links.push_back(link);
+  }
+
+  errno = 0;
+  impl->rb = ring_buffer__new(
+      bpf_map__fd(impl->skel->maps.xfp_sock_events), &SockHooksImpl::onRecord, impl.get(), nullptr);
+  if (impl->rb == nullptr) {
+    return bpfFailure(-errno, "open the socket event ring buffer xfp_sock_events");
+  }
+  auto replies = MmapArray<xfp_sock_reply>::map(
+      bpf_map__fd(impl->skel->maps.xfp_sock_replies), XFP_SOCK_SLOTS, "xfp_sock_replies");
+  if (!replies) {
+    return tl::unexpected(replies.error());
+  }
+  impl->replies = std::move(*replies);
+  return std::unique_ptr<SockHooks>(new SockHooks(std::move(impl)));
+}
+
+SockHooks::SockHooks(std::unique_ptr<SockHooksImpl> impl) : impl_(std::move(impl)) {}
+
+SockHooks::~SockHooks() = default;
+
+void SockHooks::configure(uint32_t layers, uint64_t waitNs, uint32_t runtimeTgid) {
+  xfp_sock_cfg cfg = impl_->readCfg();  // keeps the heartbeat
+  cfg.layers = layers;
+  cfg.wait_ns = waitNs;
+  cfg.runtime_tgid = runtimeTgid;
+  impl_->writeCfg(cfg);
+}
+
+void SockHooks::heartbeat() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);  // bpf_ktime_get_ns()'s clock
+  xfp_sock_cfg cfg = impl_->readCfg();
+  cfg.heartbeat_ns =
+      static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+  impl_->writeCfg(cfg);
+}
+
+int SockHooks::eventsEpollFd() const {
+  return ring_buffer__epoll_fd(impl_->rb);
+}
+
+size_t SockHooks::consume(const std::function<void(const xfp_sock_event&)>& fn) {
+  impl_->sink = &fn;
+  const int n = ring_buffer__consume(impl_->rb);
+  impl_->sink = nullptr;
+  return n > 0 ? static_cast<size_t>(n) : 0;
+}
+
+void SockHooks::reply(const xfp_sock_reply& r) {
+  xfp_sock_reply& slot = impl_->replies[r.seq % XFP_SOCK_SLOTS];
+  // Everything but seq first; seq last with a release store (the hook reads seq first).
+  constexpr size_t kSeq = sizeof(r.seq);
+  static_assert(offsetof(xfp_sock_reply, seq) == 0);
+  std::memcpy(reinterpret_cast<char*>(&slot) + kSeq,
+              reinterpret_cast<const char*>(&r) + kSeq,
+              sizeof r - kSeq);
+  __atomic_store_n(&slot.seq, r.seq, __ATOMIC_RELEASE);
+}
+
+std::optional<xfp_sock_owner> SockHooks::owner(uint64_t cookie) const {
+  xfp_sock_owner o{};
+  if (bpf_map_lookup_elem(bpf_map__fd(impl_->skel->maps.xfp_sock_owners), &cookie, &o) != 0) {
+    return std::nullopt;
+  }
+  return o;
+}
+
+std::optional<xfp_redirect_record> SockHooks::redirectRecord(const xfp_redirect_key& key) const {
+  xfp_redirect_record r{};
+  if (bpf_map_lookup_elem(bpf_map__fd(impl_->skel->maps.xfp_redirects), &key, &r) != 0) {
+    return std::nullopt;
+  }
+  return r;
+}
+
+uint64_t SockHooks::cgroupId() const {
+  return impl_->cgroupId;
+}
+
+const std::string& SockHooks::cgroupPath() const {
+  return impl_->cgroupPath;
+}
+
+int SockHooks::mapFd(const char* name) const {
+  bpf_map* m = bpf_object__find_map_by_name(impl_->skel->obj, name);
+  return m == nullptr ? -1 : bpf_map__fd(m);
+}
+
+}  // namespace xfp::dataplane
