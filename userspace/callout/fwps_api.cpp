@@ -806,10 +806,4 @@ NTSTATUS FwpsNetBufferListRemoveContext0(NET_BUFFER_LIST* nbl, UINT64 contextTag
   return any ? STATUS_SUCCESS : STATUS_NOT_FOUND;
 }
 
-// Redirection and endpoint enumeration come with the ALE issue: declared so drivers build.
-NTSTATUS FwpsAcquireWritableLayerDataPointer0(UINT64, UINT64, UINT32, PVOID*, FWPS_CLASSIFY_OUT0*) {
-  return STATUS_NOT_SUPPORTED;
-}
-void FwpsApplyModifiedLayerData0(UINT64, PVOID, UINT32) {}
-
 }  // extern "C"

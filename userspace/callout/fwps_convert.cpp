@@ -138,7 +138,8 @@ IncomingValues aleIncomingValues(uint16_t layerId,
                                  bool inbound,
                                  uint32_t ifindex,
                                  uint32_t flags,
-                                 uint32_t reauthReason) {
+                                 uint32_t reauthReason,
+                                 const ProcessIdentity* who) {
   const LayerInfo* layer = layerById(layerId);
   IncomingValues in;
   if (layer == nullptr) {
@@ -190,6 +191,83 @@ IncomingValues aleIncomingValues(uint16_t layerId,
     }
     in.values[f.index] = std::move(v);
   }
+  if (who != nullptr) {
+    fillIdentity(in, *layer, *who);
+  }
+  return in;
+}
+
+void fillIdentity(IncomingValues& in, const LayerInfo& layer, const ProcessIdentity& who) {
+  if (!who.known) {
+    return;
+  }
+  for (const FieldInfo& f : layer.fields) {
+    const std::string_view c = f.condition;
+    if (c == "ALE_APP_ID" || c == "ALE_ORIGINAL_APP_ID") {
+      if (!who.exePath.empty()) {
+        in.values[f.index] = Value::byteBlob(who.appId());
+      }
+    } else if (c == "ALE_USER_ID") {
+      in.values[f.index] = Value::token(who.token());
+    } else if (c == "ALE_PACKAGE_ID") {
+      in.values[f.index] = Value::sid(who.packageSid());
+    }
+  }
+}
+
+IncomingValues sockIncomingValues(uint16_t layerId,
+                                  const xfp_sock_event& ev,
+                                  const ProcessIdentity& who,
+                                  uint32_t flags) {
+  const LayerInfo* layer = layerById(layerId);
+  IncomingValues in;
+  if (layer == nullptr) {
+    return in;
+  }
+  in = IncomingValues::emptyFor(*layer);
+  auto address = [&](const uint8_t* a) {
+    if (ev.v6 != 0) {
+      std::array<uint8_t, 16> b{};
+      std::memcpy(b.data(), a, 16);
+      return Value::byteArray16(b);
+    }
+    return Value::uint32(static_cast<uint32_t>(a[0]) << 24 | static_cast<uint32_t>(a[1]) << 16 |
+                         static_cast<uint32_t>(a[2]) << 8 | a[3]);
+  };
+  auto zero = [](const uint8_t* a) {
+    for (int i = 0; i < 16; ++i) {
+      if (a[i] != 0) {
+        return false;
+      }
+    }
+    return true;
+  };
+  const bool hasRemote = ev.remote_port != 0 || !zero(ev.remote);
+  for (const FieldInfo& f : layer->fields) {
+    const std::string_view c = f.condition;
+    Value v;
+    if (c == "IP_LOCAL_ADDRESS") {
+      v = address(ev.local);  // the wildcard address of an unbound socket is 0.0.0.0 / ::
+    } else if (c == "IP_REMOTE_ADDRESS" && hasRemote) {
+      v = address(ev.remote);
+    } else if (c == "IP_PROTOCOL") {
+      v = Value::uint8(ev.proto);
+    } else if (c == "IP_LOCAL_PORT") {
+      v = Value::uint16(ev.local_port);
+    } else if (c == "IP_REMOTE_PORT" && hasRemote) {
+      v = Value::uint16(ev.remote_port);
+    } else if (c == "FLAGS") {
+      v = Value::uint32(flags);
+    } else if (c == "DIRECTION" && ev.type == XFP_SOCK_EV_ESTABLISHED) {
+      v = Value::uint32((ev.flags & XFP_SOCK_F_ACTIVE) != 0 ? 0u : 1u);  // FWP_DIRECTION_*
+    } else if (c == "COMPARTMENT_ID") {
+      v = Value::uint32(1);
+    } else {
+      continue;
+    }
+    in.values[f.index] = std::move(v);
+  }
+  fillIdentity(in, *layer, who);
   return in;
 }
 

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "userspace/callout/process_identity.h"
 #include "userspace/core/classifier.h"
 #include "userspace/core/policy.h"
 #include "xfp/abi.h"
@@ -62,6 +63,17 @@ IncomingValues aleIncomingValues(uint16_t layerId,
                                  bool inbound,
                                  uint32_t ifindex,
                                  uint32_t flags,
-                                 uint32_t reauthReason);
+                                 uint32_t reauthReason,
+                                 const ProcessIdentity* who = nullptr);
+
+// The incoming values of a socket-layer indication (bind/connect redirect, resource assignment
+// and release, endpoint closure, flow established) from the socket hooks' record.
+IncomingValues sockIncomingValues(uint16_t layerId,
+                                  const xfp_sock_event& ev,
+                                  const ProcessIdentity& who,
+                                  uint32_t flags);
+
+// ALE_APP_ID / ALE_USER_ID / ALE_PACKAGE_ID of `who` into the fields `layer` has.
+void fillIdentity(IncomingValues& in, const LayerInfo& layer, const ProcessIdentity& who);
 
 }  // namespace xfp::callout

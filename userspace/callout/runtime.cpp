@@ -241,6 +241,8 @@ class Invoker final : public CalloutRegistry {
         }
       }
     }
+    // Socket layers: the request as the callouts before this one left it (wfp-model.md §6.2).
+    void* layerData = ind_.sock ? ind_.sock->currentLayerData() : layerData_;
     FWPS_CLASSIFY_OUT0 co{};
     co.actionType = static_cast<FWP_ACTION_TYPE>(out.actionType);
     co.rights = out.rights;
@@ -256,7 +258,7 @@ class Invoker final : public CalloutRegistry {
           reinterpret_cast<FWPS_CALLOUT_CLASSIFY_FN0>(c->classifyFn)(
               &in.in,
               &meta_,
-              layerData_,
+              layerData,
               reinterpret_cast<const FWPS_FILTER0*>(&filter.filter),
               flowContext,
               &co);
@@ -265,7 +267,7 @@ class Invoker final : public CalloutRegistry {
           reinterpret_cast<FWPS_CALLOUT_CLASSIFY_FN1>(c->classifyFn)(
               &in.in,
               &meta_,
-              layerData_,
+              layerData,
               &ind_,
               reinterpret_cast<const FWPS_FILTER1*>(&filter.filter),
               flowContext,
@@ -273,7 +275,7 @@ class Invoker final : public CalloutRegistry {
           break;
         default:
           reinterpret_cast<FWPS_CALLOUT_CLASSIFY_FN2>(c->classifyFn)(
-              &in.in, &meta_, layerData_, &ind_, &filter.filter, flowContext, &co);
+              &in.in, &meta_, layerData, &ind_, &filter.filter, flowContext, &co);
           break;
       }
     } catch (...) {
@@ -382,6 +384,10 @@ void RuntimeImpl::stop() {
     return;
   }
   heartbeat(false);  // from now on callouts count as unregistered in the kernel
+  if (sockHooks) {
+    sockHooks->configure(sockLayerBits.load(), 0, static_cast<uint32_t>(::getpid()));
+  }
+  stopSockHooks();
   if (ioThread.joinable()) {
     ioThread.join();
   }
@@ -443,6 +449,9 @@ void RuntimeImpl::heartbeat(bool alive) {
   r.heartbeat_ns = alive ? monotonicNs() : 0;
   r.pid = static_cast<uint32_t>(::getpid());
   bpf_map_update_elem(runtimeFd, &zero, &r, BPF_ANY);
+  if (sockHooks && alive) {
+    sockHooks->heartbeat();
+  }
 }
 
 Result<void> CalloutRuntime::attach(int ifindex) {
@@ -495,6 +504,12 @@ Result<void> CalloutRuntime::attach(int ifindex) {
   }
   rt.attached.push_back(std::move(a));
   return {};
+}
+
+Result<void> CalloutRuntime::attachCgroup(const std::string& cgroupPath,
+                                          std::chrono::milliseconds wait) {
+  impl_->sockWaitNs.store(static_cast<uint64_t>(wait.count()) * 1000000ull);
+  return impl_->attachSockHooks(cgroupPath);
 }
 
 AttachedInterface* RuntimeImpl::interfaceFor(uint32_t ifindex) {
@@ -774,6 +789,7 @@ void RuntimeImpl::onFrame(dataplane::ReceivedFrame&& frame) {
   ind->inbound = frame.inbound;
   ind->ifindex = frame.ifindex;
   ind->reason = frame.reason;
+  ind->sockCookie = frame.sockCookie;
   ind->pkt = packet::parse(frame.bytes);
   ind->nbl.reset(newNetBufferList(std::move(frame.bytes), 0));
   ind->nbl->ifindex = frame.ifindex;
@@ -919,12 +935,33 @@ RuntimeImpl::LayerOutcome RuntimeImpl::classifyLayer(const std::shared_ptr<Indic
     return LayerOutcome::Permit;
   }
   IncomingValues in;
+  FWPS_INCOMING_METADATA_VALUES0 meta{};
+  NET_BUFFER_LIST& nbl = *ind->nbl;
+  if (ind->sock) {
+    // A socket call or socket event: no packet (socket_layers.cpp).
+    prepareSockClassify(*ind, layerId, in, meta);
+    return runClassify(ind, layerId, in, meta, nullptr);
+  }
   const fastpath::PacketMeta pm{
       ind->ifindex, ind->inbound ? fastpath::Direction::Inbound : fastpath::Direction::Outbound};
   const bool ale = isAleAuth(layerId);
+  ProcessIdentity who;
   if (ale) {
-    in = aleIncomingValues(
-        layerId, ind->pkt, ind->inbound, ind->ifindex, ind->extraFlags, ind->reauthReason);
+    // The local process: the sending socket's owner (outbound), else the socket that owns the
+    // flow's local address and port (the listener of an accepted connection).
+    who = ind->sockCookie != 0 ? ownerIdentity(ind->sockCookie, nullptr) : ProcessIdentity{};
+    if (!who.known && ind->hasFlow) {
+      who = localEndpointIdentity(ind->key);
+    }
+    ind->who = who;
+    aleRedirectState(*ind);
+    in = aleIncomingValues(layerId,
+                           ind->pkt,
+                           ind->inbound,
+                           ind->ifindex,
+                           ind->extraFlags | ind->redirectFlags,
+                           ind->reauthReason,
+                           &ind->who);
   } else {
     const int slot = slotOfLayer(layerId);
     if (slot < 0) {
@@ -933,8 +970,6 @@ RuntimeImpl::LayerOutcome RuntimeImpl::classifyLayer(const std::shared_ptr<Indic
     in = fastpath::incomingValues(slot, ind->pkt, pm);
   }
   // Metadata (what Linux can supply at this layer).
-  FWPS_INCOMING_METADATA_VALUES0 meta{};
-  NET_BUFFER_LIST& nbl = *ind->nbl;
   const bool hasTransport = nbl.l4 != 0;
   if (ind->flow && (isTransport(layerId) || ale)) {
     meta.currentMetadataValues |= FWPS_METADATA_FIELD_FLOW_HANDLE;
@@ -962,6 +997,27 @@ RuntimeImpl::LayerOutcome RuntimeImpl::classifyLayer(const std::shared_ptr<Indic
     meta.completionHandle = ind.get();
     meta.currentMetadataValues |= FWPS_METADATA_FIELD_PACKET_DIRECTION;
     meta.packetDirection = ind->inbound ? FWP_DIRECTION_INBOUND : FWP_DIRECTION_OUTBOUND;
+    if (ind->who.known) {
+      meta.currentMetadataValues |= FWPS_METADATA_FIELD_PROCESS_ID;
+      meta.processId = ind->who.tgid;
+      if (!ind->who.exePath.empty()) {
+        ind->appId = ind->who.appId();
+        ind->processPath.size = static_cast<UINT32>(ind->appId.size());
+        ind->processPath.data = ind->appId.data();
+        meta.currentMetadataValues |= FWPS_METADATA_FIELD_PROCESS_PATH;
+        meta.processPath = &ind->processPath;
+      }
+    }
+    if (ind->sockCookie != 0) {
+      meta.currentMetadataValues |= FWPS_METADATA_FIELD_TRANSPORT_ENDPOINT_HANDLE;
+      meta.transportEndpointHandle = ind->sockCookie;
+    }
+    if ((ind->redirectFlags & FWP_CONDITION_FLAG_IS_CONNECTION_REDIRECTED) != 0) {
+      meta.currentMetadataValues |= FWPS_METADATA_FIELD_ORIGINAL_DESTINATION;
+      meta.originalDestination = reinterpret_cast<SOCKADDR*>(&ind->originalDestination);
+      meta.currentMetadataValues |= FWPS_METADATA_FIELD_LOCAL_REDIRECT_TARGET_PID;
+      meta.localRedirectTargetPID = ind->redirectTargetPid;
+    }
   }
   if (layerId == ids().inMac || layerId == ids().outMac) {
     meta.currentMetadataValues |= FWPS_METADATA_FIELD_ETHER_FRAME_LENGTH;
@@ -973,6 +1029,17 @@ RuntimeImpl::LayerOutcome RuntimeImpl::classifyLayer(const std::shared_ptr<Indic
     layerData = nullptr;
   }
   nbl.offset = layerOffset(nbl, layerId, ind->inbound);
+  return runClassify(ind, layerId, in, meta, layerData);
+}
+
+RuntimeImpl::LayerOutcome RuntimeImpl::runClassify(const std::shared_ptr<Indication>& ind,
+                                                   uint16_t layerId,
+                                                   IncomingValues& in,
+                                                   FWPS_INCOMING_METADATA_VALUES0& meta,
+                                                   void* layerData) {
+  const std::shared_ptr<const Policy>& snap = ind->policy;
+  NET_BUFFER_LIST& nbl = *ind->nbl;
+  const bool ale = isAleAuth(layerId);
   IncomingMetadata im;
   im.hasFlowHandle = (meta.currentMetadataValues & FWPS_METADATA_FIELD_FLOW_HANDLE) != 0;
   im.flowHandle = meta.flowHandle;
@@ -1006,9 +1073,16 @@ RuntimeImpl::LayerOutcome RuntimeImpl::classifyLayer(const std::shared_ptr<Indic
     // A callout completed its pend before classify returned: classify again with the answer.
     ind->rerun = false;
     nbl.offset = layerOffset(nbl, layerId, ind->inbound);
-    if (ale) {
-      in = aleIncomingValues(
-          layerId, ind->pkt, ind->inbound, ind->ifindex, ind->extraFlags, ind->reauthReason);
+    if (ind->sock) {
+      in = sockIncomingValues(layerId, ind->sock->ev, ind->sock->who, ind->extraFlags);
+    } else if (ale) {
+      in = aleIncomingValues(layerId,
+                             ind->pkt,
+                             ind->inbound,
+                             ind->ifindex,
+                             ind->extraFlags | ind->redirectFlags,
+                             ind->reauthReason,
+                             &ind->who);
     }
   }
   if (result->action == ActionType::Block) {
@@ -1066,6 +1140,10 @@ void RuntimeImpl::completePend(const std::shared_ptr<Indication>& ind) {
 }
 
 void RuntimeImpl::drop(Indication& ind) {
+  if (ind.sock) {
+    finishSock(ind, false);
+    return;
+  }
   stats.blocked.fetch_add(1);
   if (ind.flow) {
     std::lock_guard lock(flowMu);
@@ -1075,6 +1153,10 @@ void RuntimeImpl::drop(Indication& ind) {
 }
 
 void RuntimeImpl::sendOut(Indication& ind) {
+  if (ind.sock) {
+    finishSock(ind, true);
+    return;
+  }
   std::shared_ptr<Flow> flow = ind.flow;
   bool end = false;
   if (flow) {
@@ -1242,6 +1324,12 @@ Result<void> RuntimeImpl::publishLocked(std::shared_ptr<const Policy> published)
   }
   aleLayerBits.store(layers);
   writeAleCfg(layers);
+  // Socket layers: which socket calls must wait for an answer.
+  sockLayerBits.store(sockLayersOf(pol));
+  if (sockHooks) {
+    sockHooks->configure(
+        sockLayerBits.load(), sockWaitNs.load(), static_cast<uint32_t>(::getpid()));
+  }
   return {};
 }
 

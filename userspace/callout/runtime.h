@@ -62,8 +62,10 @@ struct RuntimeStats {
   std::atomic<uint64_t> pluginFaults{0};  // exceptions thrown by plugin code
   std::atomic<uint64_t> flowsEnded{0};
   std::atomic<uint64_t> overloadDropped{0};
-  std::atomic<uint64_t> flowsEvicted{0};  // flows ended early because the table was full  // punted
-                                          // packets a full worker queue refused
+  std::atomic<uint64_t> flowsEvicted{0};    // flows ended early because the table was full
+  std::atomic<uint64_t> sockRequests{0};    // socket calls answered (bind/connect/assignment)
+  std::atomic<uint64_t> sockRedirected{0};  // connects sent elsewhere by a callout
+  std::atomic<uint64_t> sockEvents{0};      // socket lifetime events taken
 };
 
 class PluginHost;
@@ -83,6 +85,15 @@ class CalloutRuntime {
   // Starts taking punts from interface `ifindex` (XDP and tc egress must be attached to it).
   // Must run on a thread inside the interface's network namespace.
   [[nodiscard]] Result<void> attach(int ifindex);
+
+  // Classifies the socket calls of every process below the cgroup v2 directory `cgroupPath`
+  // (docs/ale.md): bind/connect redirection and resource assignment (the call waits for the
+  // answer, at most `wait`), and the endpoint lifetime (flow established, endpoint closure,
+  // resource release, flowDeleteFn at a connection's end, FwpsAleEndpoint* enumeration). ALE
+  // auth layers then see the local process's identity. One cgroup per runtime.
+  [[nodiscard]] Result<void> attachCgroup(
+      const std::string& cgroupPath,
+      std::chrono::milliseconds wait = std::chrono::milliseconds(200));
 
   // The management operations a host needs until xfpd owns them (issue 5). Filter add/delete
   // notify the filter's callout (notifyFn; a failing ADD fails the add with

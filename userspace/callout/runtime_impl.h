@@ -17,8 +17,11 @@
 
 #include "userspace/callout/nbl.h"
 #include "userspace/callout/plugin_host.h"
+#include "userspace/callout/process_identity.h"
 #include "userspace/callout/runtime.h"
+#include "userspace/core/classifier.h"
 #include "userspace/dataplane/punt_io.h"
+#include "userspace/dataplane/sock_hooks.h"
 #include "xfp/abi.h"
 
 namespace xfp::callout {
@@ -76,6 +79,51 @@ class InjectionHandle {
   std::atomic<bool> closing{false};
 };
 
+// Redirect records a connection carries (FWPS_METADATA_FIELD_REDIRECT_RECORD_HANDLE): the
+// redirect handle of the callout that redirected the connection the proxy accepted
+// (FwpsQueryConnectionRedirectState0 compares it with the caller's).
+struct RedirectRecords {
+  uint64_t handle = 0;
+};
+
+// A socket call or socket event at an ALE layer (socket_layers.cpp): the hooks' record, the
+// owner, and the writable layer data of the redirect layers. Every version of the request is kept
+// (the first is the original), so previousVersion pointers stay valid for the whole classify.
+struct SockRequest {
+  xfp_sock_event ev{};
+  bool upcall = false;  // the hook waits for a reply
+  ProcessIdentity who;
+  FWP_BYTE_BLOB processPath{};
+  Bytes appId;
+  std::deque<FWPS_BIND_REQUEST0> bindVersions;
+  std::deque<FWPS_CONNECT_REQUEST0> connectVersions;
+  std::deque<std::vector<uint8_t>> contexts;  // copies of localRedirectContext
+  size_t current = 0;                         // index of the version in effect
+  void* acquired = nullptr;  // handed out by FwpsAcquireWritableLayerDataPointer0, not applied
+  uint64_t acquiredFilter = 0;
+  uint64_t acquiredHandle = 0;
+  RedirectRecords records;
+  sockaddr_storage originalDestination{};
+  bool finished = false;
+  // The version classifyFn sees as layerData (read-only view), nullptr at layers without data.
+  void* currentLayerData();
+};
+
+// A live socket the socket hooks told about (FwpsAleEndpointEnum0): id = socket cookie.
+struct Endpoint {
+  uint64_t id = 0;
+  bool v6 = false;
+  uint8_t proto = 0;
+  uint8_t local[16] = {};
+  uint8_t remote[16] = {};
+  uint16_t localPort = 0;
+  uint16_t remotePort = 0;
+  bool listening = false;
+  bool assigned = false;  // a RESOURCE_ASSIGNMENT was indicated (RELEASE follows once)
+  bool connected = false;
+  ProcessIdentity who;
+};
+
 // One punted packet on its way through the user-space layers.
 struct Indication {
   std::weak_ptr<Indication> self;
@@ -103,7 +151,15 @@ struct Indication {
   uint32_t currentCalloutId = 0;
   Clock::time_point pendedAt;
   uint64_t pendId = 0;
-  bool rerun = false;  // a completion arrived while the layer was still being classified
+  bool rerun = false;       // a completion arrived while the layer was still being classified
+  uint64_t sockCookie = 0;  // the sending socket of an outbound punt (0: unknown)
+  ProcessIdentity who;      // ALE auth layers: the local process
+  Bytes appId;              // FWPS_METADATA_FIELD_PROCESS_PATH's bytes
+  FWP_BYTE_BLOB processPath{};
+  uint32_t redirectFlags = 0;  // FWP_CONDITION_FLAG_IS_CONNECTION_REDIRECTED
+  sockaddr_storage originalDestination{};
+  DWORD redirectTargetPid = 0;
+  std::shared_ptr<SockRequest> sock;  // a socket-layer indication (no packet)
 };
 
 struct ClassifyHandleState {
@@ -195,6 +251,31 @@ struct RuntimeImpl {
 
   std::unique_ptr<PluginHost> plugins;
 
+  // Socket hooks (socket_layers.cpp): upcalls answered by one responder thread per CPU (a hook
+  // spins on the CPU it runs on, so an answer must be able to come from another one), lifetime
+  // events classified in order by one thread.
+  std::unique_ptr<dataplane::SockHooks> sockHooks;
+  std::atomic<uint32_t> sockLayerBits{0};
+  std::atomic<uint64_t> sockWaitNs{200'000'000};
+  std::mutex sockConsumeMu;
+  std::vector<std::thread> responders;
+  std::mutex sockEventMu;
+  std::condition_variable sockEventCv;
+  std::deque<xfp_sock_event> sockEvents;
+  std::thread sockEventThread;
+  mutable std::mutex endpointMu;
+  std::map<uint64_t, Endpoint> endpoints;
+  // Redirect handles (FwpsRedirectHandleCreate0): id -> provider key.
+  std::mutex redirectMu;
+  std::map<uint64_t, GUID> redirectHandles;
+  uint64_t nextRedirectHandle = 1;
+  // Endpoint enumeration handles (FwpsAleEndpointCreateEnumHandle0) and the enumeration's
+  // security descriptor (FwpsAleEndpointGet/SetSecurityInfo0).
+  std::mutex endpointEnumMu;
+  std::map<uint64_t, std::vector<uint64_t>> endpointEnums;  // handle -> ids left to return
+  uint64_t nextEndpointEnum = 1;
+  Bytes endpointSecurity;
+
   // Map fds.
   int aleFlowsFd = -1;
   int aleCfgFd = -1;
@@ -210,9 +291,37 @@ struct RuntimeImpl {
   void post(unsigned worker, std::function<void()> task);
   void postCompletion(std::function<void()> fn);
   void onFrame(dataplane::ReceivedFrame&& frame);
+  // --- socket_layers.cpp ---
+  Result<void> attachSockHooks(const std::string& cgroupPath);
+  void stopSockHooks();
+  void responderLoop(unsigned cpu);
+  void sockEventLoop();
+  void onSockRequest(const xfp_sock_event& ev);
+  void onSockEvent(const xfp_sock_event& ev);
+  // Classifies `layerId` for a socket request/event (synchronously, or later after a pend);
+  // finishSock() answers an upcall.
+  void runSock(const std::shared_ptr<SockRequest>& req, uint16_t layerId);
+  void finishSock(Indication& ind, bool permit);
+  ProcessIdentity ownerIdentity(uint64_t cookie, const xfp_sock_owner* recorded) const;
+  // The listener/bound socket that owns local addr:port (inbound flows' local process).
+  ProcessIdentity localEndpointIdentity(const FlowKey& key) const;
+  uint32_t sockLayersOf(const Policy& p) const;
+  void prepareSockClassify(Indication& ind,
+                           uint16_t layerId,
+                           IncomingValues& in,
+                           FWPS_INCOMING_METADATA_VALUES0& meta);
+  // Ends runtime flows of a closed TCP connection / released socket (flowDeleteFn).
+  void endFlowsOf(const xfp_sock_event& ev, bool wholeSocket);
   void run(const std::shared_ptr<Indication>& ind);
   enum class LayerOutcome { Permit, Block, Pended };
   LayerOutcome classifyLayer(const std::shared_ptr<Indication>& ind, uint16_t layerId);
+  LayerOutcome runClassify(const std::shared_ptr<Indication>& ind,
+                           uint16_t layerId,
+                           IncomingValues& in,
+                           FWPS_INCOMING_METADATA_VALUES0& meta,
+                           void* layerData);
+  // ALE_AUTH_CONNECT of a connection a callout redirected: the flag and original destination.
+  void aleRedirectState(Indication& ind);
   void finishAle(Indication& ind, bool permit);
   void resume(const std::shared_ptr<Indication>& ind);
   void drop(Indication& ind);

@@ -1,5 +1,7 @@
 #include "userspace/core/security.h"
 
+#include <sys/stat.h>
+
 #include <charconv>
 #include <cstring>
 
@@ -100,7 +102,24 @@ Result<std::vector<Ace>> parseAcl(const Bytes& sd, size_t off) {
 
 }  // namespace
 
+Bytes cgroupSid(uint64_t cgroupId) {
+  const auto low = static_cast<uint32_t>(cgroupId);
+  const auto high = static_cast<uint32_t>(cgroupId >> 32);
+  return high == 0 ? makeSid(15, {2, low}) : makeSid(15, {2, low, high});
+}
+
+Result<Bytes> cgroupSidFromPath(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return fail(status::kInvalidParameter, "cgroup \"" + path + "\" is not a directory");
+  }
+  return cgroupSid(static_cast<uint64_t>(st.st_ino));
+}
+
 Result<Bytes> sidFromString(const std::string& text) {
+  if (text.rfind("cgroup:", 0) == 0) {
+    return cgroupSidFromPath(text.substr(7));
+  }
   if (text == "WD") {
     return makeSid(1, {0});
   }

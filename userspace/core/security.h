@@ -20,6 +20,13 @@ std::string sidToString(const Bytes& sid);
 // Administrators (S-1-5-32-544) when uid is 0.
 std::vector<Bytes> tokenSids(const Token& token);
 
+// The SID xfp gives a cgroup v2 directory (its inode number, the id BPF reports): the
+// AppContainer form S-1-15-2-<id> (two sub-authorities, low then high 32 bits, when the id does
+// not fit one). ALE_PACKAGE_ID of a process is the SID of its cgroup (docs/ale.md).
+Bytes cgroupSid(uint64_t cgroupId);
+// "cgroup:<path>" -> the SID of that cgroup directory (it must exist).
+Result<Bytes> cgroupSidFromPath(const std::string& path);
+
 // Builds a self-relative descriptor from SDDL: [O:sid][G:sid]D:[flags](A|D;;mask;;;sid)...
 // The mask is a number (0x1 = FWP_ACTRL_MATCH_FILTER) or GA (generic all).
 Result<Bytes> securityDescriptorFromSddl(const std::string& sddl);

@@ -91,6 +91,8 @@ Result<DaemonConfig> parseConfig(const std::string& text, const std::string& ori
                           "net_event_log_size",
                           "detach_on_stop",
                           "log_format",
+                          "cgroup",
+                          "socket_wait_ms",
                           "interface",
                           "plugin"},
                          "",
@@ -99,6 +101,7 @@ Result<DaemonConfig> parseConfig(const std::string& text, const std::string& ori
     return tl::unexpected(r.error());
   }
   int64_t pendMs = c.pendTimeout.count();
+  int64_t sockWaitMs = c.socketWait.count();
   for (auto r : {read(root, "policy", c.policyFile, "", origin),
                  read(root, "plugin_dir", c.pluginDir, "", origin),
                  read(root, "state_dir", c.stateDir, "", origin),
@@ -112,7 +115,9 @@ Result<DaemonConfig> parseConfig(const std::string& text, const std::string& ori
                  read(root, "allow_events", c.allowEvents, "", origin),
                  read(root, "net_event_log_size", c.netEventLogSize, "", origin),
                  read(root, "detach_on_stop", c.detachOnStop, "", origin),
-                 read(root, "log_format", c.logFormat, "", origin)}) {
+                 read(root, "log_format", c.logFormat, "", origin),
+                 read(root, "cgroup", c.cgroup, "", origin),
+                 read(root, "socket_wait_ms", sockWaitMs, "", origin)}) {
     if (!r) {
       return tl::unexpected(r.error());
     }
@@ -121,6 +126,13 @@ Result<DaemonConfig> parseConfig(const std::string& text, const std::string& ori
     return tl::unexpected(configError(origin, "pend_timeout_ms: must be above 0"));
   }
   c.pendTimeout = std::chrono::milliseconds(pendMs);
+  if (sockWaitMs < 1 || sockWaitMs > 1000) {
+    return tl::unexpected(configError(origin, "socket_wait_ms: 1 to 1000"));
+  }
+  c.socketWait = std::chrono::milliseconds(sockWaitMs);
+  if (!c.cgroup.empty() && c.cgroup.front() != '/') {
+    return tl::unexpected(configError(origin, "cgroup: an absolute path of a cgroup v2 directory"));
+  }
   if (c.logFormat != "text" && c.logFormat != "json") {
     return tl::unexpected(
         configError(origin, "log_format: \"text\" or \"json\", not \"" + c.logFormat + "\""));

@@ -40,6 +40,11 @@ struct DaemonConfig {
   // for the next xfpd to adopt (wfp-model.md §7.5, BOOTTIME); true detaches and unpins it.
   bool detachOnStop = false;
   std::string logFormat = "text";  // "text" or "json" (one object per line)
+  // The cgroup v2 directory whose processes' socket calls get the socket-level ALE layers
+  // (bind/connect redirection, resource assignment, endpoint lifetime, process identity at the
+  // auth layers; docs/ale.md). "" = none. A socket call waits at most socketWait for the answer.
+  std::string cgroup;
+  std::chrono::milliseconds socketWait{200};
 };
 
 // Parses TOML text; `origin` names the source in error messages.

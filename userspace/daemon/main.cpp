@@ -47,6 +47,7 @@
 #include "userspace/daemon/control_socket.h"
 #include "userspace/daemon/log_format.h"
 #include "userspace/daemon/net_event_log.h"
+#include "userspace/dataplane/cgroup2.h"
 #include "userspace/dataplane/fast_path.h"
 #include "userspace/dataplane/net_events.h"
 #include "userspace/engine/engine.h"
@@ -214,6 +215,7 @@ int main(int argc, char** argv) {
   const bool demoMode = configPath.empty();
   xfp::daemon::DaemonConfig config;
   DemoNetwork demo;
+  std::unique_ptr<xfp::dataplane::OwnedCgroup> demoCgroup;
   if (!demoMode) {
     auto c = xfp::daemon::loadConfig(configPath);
     if (!c) {
@@ -232,6 +234,14 @@ int main(int argc, char** argv) {
     config.stateDir.clear();  // no store
     config.detachOnStop = true;
     config.pluginDir = std::string(XFP_SOURCE_DIR) + "/build/release/examples/plugins";
+    // A cgroup of its own: the socket-level ALE layers apply to the processes put into it.
+    std::string error;
+    demoCgroup = xfp::dataplane::OwnedCgroup::create(demo.a, &error);
+    if (!demoCgroup) {
+      std::cerr << "xfpd: demo cgroup: " << error << "\n";
+      return kExitKernel;
+    }
+    config.cgroup = demoCgroup->path();
   }
   if (!policyOverride.empty()) {
     config.policyFile = policyOverride;
@@ -401,6 +411,14 @@ int main(int argc, char** argv) {
       status = kExitKernel;
     }
   }
+  if (status == 0 && !config.cgroup.empty()) {
+    if (auto r = runtime->attachCgroup(config.cgroup, config.socketWait); !r) {
+      std::cerr << "xfpd: cgroup " << config.cgroup << ": " << r.error().message << "\n";
+      status = kExitKernel;
+    } else {
+      spdlog::info("socket hooks on cgroup {}", config.cgroup);
+    }
+  }
   for (size_t i = 0; status == 0 && i < config.plugins.size(); ++i) {
     if (auto r = runtime->plugins().load(config.plugins[i].path, config.plugins[i].parameters);
         !r) {
@@ -536,11 +554,16 @@ int main(int argc, char** argv) {
           "  xfpctl{3} events --follow   # drops as net events\n"
           "  xfpctl{3} add filter --layer INBOUND_TRANSPORT_V4 --name no-ssh --action block "
           "--condition IP_LOCAL_PORT=22\n"
+          "Processes in cgroup {4} also get the socket-level ALE layers (process identity,\n"
+          "redirection, endpoints), e.g.\n"
+          "  sudo sh -c 'echo $$ > {4}/cgroup.procs; exec ip netns exec {0} curl -m 2 "
+          "http://10.201.0.2/'\n"
           "Stop with Ctrl-C.\n",
           demo.a,
           demo.b,
           config.policyFile,
-          sock);
+          sock,
+          config.cgroup);
       std::fflush(stdout);
     }
   }

@@ -225,8 +225,21 @@ NTSTATUS FwpsNetBufferListRemoveContext0(NET_BUFFER_LIST* netBufferList,
                                          UINT64 contextTag,
                                          UINT32 flags);
 
-// ALE endpoints (wfp-model.md §6.5). Declared for later. `engineHandle` is a management
-// session handle.
+// Redirect handles (wfp-model.md §6.2): a callout that redirects connections to a local proxy
+// creates one and puts it in FWPS_CONNECT_REQUEST0.localRedirectHandle; the proxy copies the
+// accepted connection's redirect records onto its own outgoing socket (xfp_redirect.h), and the
+// callout recognizes that connection with FwpsQueryConnectionRedirectState0 (REDIRECTED_BY_SELF)
+// instead of redirecting it again.
+NTSTATUS FwpsRedirectHandleCreate0(const GUID* providerGuid, UINT32 flags, HANDLE* redirectHandle);
+void FwpsRedirectHandleDestroy0(HANDLE redirectHandle);
+FWPS_CONNECTION_REDIRECT_STATE FwpsQueryConnectionRedirectState0(HANDLE redirectRecords,
+                                                                 HANDLE redirectHandle,
+                                                                 void** redirectContext);
+
+// ALE endpoints (wfp-model.md §6.5): the live sockets the socket hooks know (docs/ale.md).
+// `engineHandle` must be non-NULL (a session handle); results are one block each, freed with
+// FwpmFreeMemory0.
+void FwpmFreeMemory0(void** p);
 NTSTATUS FwpsAleEndpointGetById0(HANDLE engineHandle,
                                  UINT64 endpointId,
                                  FWPS_ALE_ENDPOINT_PROPERTIES0** properties);

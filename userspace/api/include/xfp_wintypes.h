@@ -119,6 +119,10 @@ typedef struct _ACL {
 } ACL, *PACL;
 typedef void* PSECURITY_DESCRIPTOR;  // self-relative security descriptor bytes
 typedef DWORD SECURITY_INFORMATION;
+#define OWNER_SECURITY_INFORMATION (0x00000001L)
+#define GROUP_SECURITY_INFORMATION (0x00000002L)
+#define DACL_SECURITY_INFORMATION (0x00000004L)
+#define SACL_SECURITY_INFORMATION (0x00000008L)
 
 // Counted UTF-16 string (ntdef.h). Length and MaximumLength are in bytes.
 typedef struct _UNICODE_STRING {

@@ -1,0 +1,593 @@
+// The ALE layers classified at a socket call or socket event (docs/ale.md): bind and connect
+// redirection and resource assignment as upcalls from the cgroup hooks (answered here, while the
+// hook waits), and the endpoint lifetime -- flow established, endpoint closure, resource release
+// -- from the hooks' one-way events. Also the endpoint table behind FwpsAleEndpoint*.
+#include <arpa/inet.h>
+#include <pthread.h>
+#include <sched.h>
+#include <spdlog/spdlog.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "userspace/callout/fwps_convert.h"
+#include "userspace/callout/runtime_impl.h"
+#include "userspace/core/layers.h"
+
+namespace xfp::callout {
+namespace {
+
+uint16_t idOf(std::string_view name) {
+  const LayerInfo* l = layerByName(name);
+  return l != nullptr ? l->id : 0;
+}
+
+struct SockLayerIds {
+  uint16_t bind4 = idOf("ALE_BIND_REDIRECT_V4");
+  uint16_t bind6 = idOf("ALE_BIND_REDIRECT_V6");
+  uint16_t connect4 = idOf("ALE_CONNECT_REDIRECT_V4");
+  uint16_t connect6 = idOf("ALE_CONNECT_REDIRECT_V6");
+  uint16_t assign4 = idOf("ALE_RESOURCE_ASSIGNMENT_V4");
+  uint16_t assign6 = idOf("ALE_RESOURCE_ASSIGNMENT_V6");
+  uint16_t release4 = idOf("ALE_RESOURCE_RELEASE_V4");
+  uint16_t release6 = idOf("ALE_RESOURCE_RELEASE_V6");
+  uint16_t closure4 = idOf("ALE_ENDPOINT_CLOSURE_V4");
+  uint16_t closure6 = idOf("ALE_ENDPOINT_CLOSURE_V6");
+  uint16_t established4 = idOf("ALE_FLOW_ESTABLISHED_V4");
+  uint16_t established6 = idOf("ALE_FLOW_ESTABLISHED_V6");
+};
+
+const SockLayerIds& sids() {
+  static const SockLayerIds ids;
+  return ids;
+}
+
+uint16_t requestLayer(const xfp_sock_event& ev) {
+  const SockLayerIds& k = sids();
+  switch (ev.layer) {
+    case XFP_SOCK_BIND_REDIRECT_V4:
+      return k.bind4;
+    case XFP_SOCK_BIND_REDIRECT_V6:
+      return k.bind6;
+    case XFP_SOCK_CONNECT_REDIRECT_V4:
+      return k.connect4;
+    case XFP_SOCK_CONNECT_REDIRECT_V6:
+      return k.connect6;
+    case XFP_SOCK_RESOURCE_ASSIGNMENT_V4:
+      return k.assign4;
+    case XFP_SOCK_RESOURCE_ASSIGNMENT_V6:
+      return k.assign6;
+    default:
+      return 0;
+  }
+}
+
+void toSockaddr(bool v6, const uint8_t* addr, uint16_t port, SOCKADDR_STORAGE& ss) {
+  std::memset(&ss, 0, sizeof ss);
+  if (v6) {
+    auto* s6 = reinterpret_cast<sockaddr_in6*>(&ss);
+    s6->sin6_family = AF_INET6;
+    s6->sin6_port = htons(port);
+    std::memcpy(&s6->sin6_addr, addr, 16);
+  } else {
+    auto* s4 = reinterpret_cast<sockaddr_in*>(&ss);
+    s4->sin_family = AF_INET;
+    s4->sin_port = htons(port);
+    std::memcpy(&s4->sin_addr, addr, 4);
+  }
+}
+
+// false: not an address of the request's family (a callout wrote garbage).
+bool fromSockaddr(bool v6, const SOCKADDR_STORAGE& ss, uint8_t* addr, uint16_t& port) {
+  std::memset(addr, 0, 16);
+  if (v6) {
+    if (ss.ss_family != AF_INET6) {
+      return false;
+    }
+    const auto* s6 = reinterpret_cast<const sockaddr_in6*>(&ss);
+    std::memcpy(addr, &s6->sin6_addr, 16);
+    port = ntohs(s6->sin6_port);
+    return true;
+  }
+  if (ss.ss_family != AF_INET) {
+    return false;
+  }
+  const auto* s4 = reinterpret_cast<const sockaddr_in*>(&ss);
+  std::memcpy(addr, &s4->sin_addr, 4);
+  port = ntohs(s4->sin_port);
+  return true;
+}
+
+bool isZero(const uint8_t* a) {
+  return std::all_of(a, a + 16, [](uint8_t b) { return b == 0; });
+}
+
+uint32_t layerBit(uint16_t id) {
+  const SockLayerIds& k = sids();
+  return id == k.bind4      ? XFP_SOCK_BIND_REDIRECT_V4
+         : id == k.bind6    ? XFP_SOCK_BIND_REDIRECT_V6
+         : id == k.connect4 ? XFP_SOCK_CONNECT_REDIRECT_V4
+         : id == k.connect6 ? XFP_SOCK_CONNECT_REDIRECT_V6
+         : id == k.assign4  ? XFP_SOCK_RESOURCE_ASSIGNMENT_V4
+         : id == k.assign6  ? XFP_SOCK_RESOURCE_ASSIGNMENT_V6
+                            : 0;
+}
+
+}  // namespace
+
+void* SockRequest::currentLayerData() {
+  if (!bindVersions.empty()) {
+    return &bindVersions[current];
+  }
+  if (!connectVersions.empty()) {
+    return &connectVersions[current];
+  }
+  return nullptr;
+}
+
+uint32_t RuntimeImpl::sockLayersOf(const Policy& p) const {
+  uint32_t bits = 0;
+  for (const auto& [id, f] : p.filters()) {
+    const LayerInfo* l = layerByKey(f.layerKey);
+    if (l != nullptr) {
+      bits |= layerBit(l->id);
+    }
+  }
+  return bits;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Threads
+
+Result<void> RuntimeImpl::attachSockHooks(const std::string& cgroupPath) {
+  if (sockHooks) {
+    return fail(status::kInvalidParameter, "socket hooks are already attached");
+  }
+  auto hooks = dataplane::SockHooks::attach(cgroupPath);
+  if (!hooks) {
+    return fail(0, hooks.error().describe());
+  }
+  sockHooks = std::move(*hooks);
+  sockHooks->configure(sockLayerBits.load(), sockWaitNs.load(), static_cast<uint32_t>(::getpid()));
+  sockHooks->heartbeat();
+  sockEventThread = std::thread([this] { sockEventLoop(); });
+  const unsigned cpus = std::max(1u, std::thread::hardware_concurrency());
+  for (unsigned cpu = 0; cpu < cpus; ++cpu) {
+    responders.emplace_back([this, cpu] { responderLoop(cpu); });
+  }
+  return {};
+}
+
+void RuntimeImpl::stopSockHooks() {
+  for (auto& t : responders) {
+    if (t.joinable()) {
+      t.join();
+    }
+  }
+  responders.clear();
+  { std::lock_guard lock(sockEventMu); }
+  sockEventCv.notify_all();
+  if (sockEventThread.joinable()) {
+    sockEventThread.join();
+  }
+  // Detaching the hooks: from here socket calls below the cgroup are no longer classified.
+  sockHooks.reset();
+}
+
+void RuntimeImpl::responderLoop(unsigned cpu) {
+  // A hook waits by spinning on its CPU; pinned to one CPU each, some responder is always free
+  // to run unless every CPU is spinning (then the hooks time out: EPERM, fail closed).
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  (void)pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+  const int fd = sockHooks->eventsEpollFd();
+  std::vector<xfp_sock_event> batch;
+  while (!stopping.load()) {
+    epoll_event e{};
+    if (::epoll_wait(fd, &e, 1, 100) <= 0) {
+      continue;
+    }
+    batch.clear();
+    {
+      std::lock_guard lock(sockConsumeMu);
+      sockHooks->consume([&](const xfp_sock_event& ev) { batch.push_back(ev); });
+    }
+    bool queued = false;
+    for (const auto& ev : batch) {
+      if (ev.type == XFP_SOCK_EV_REQUEST) {
+        onSockRequest(ev);
+      } else {
+        std::lock_guard lock(sockEventMu);
+        sockEvents.push_back(ev);
+        queued = true;
+      }
+    }
+    if (queued) {
+      sockEventCv.notify_one();
+    }
+  }
+}
+
+void RuntimeImpl::sockEventLoop() {
+  for (;;) {
+    std::deque<xfp_sock_event> todo;
+    {
+      std::unique_lock lock(sockEventMu);
+      sockEventCv.wait_for(lock, std::chrono::milliseconds(100), [&] {
+        return stopping.load() || !sockEvents.empty();
+      });
+      todo.swap(sockEvents);
+      if (todo.empty() && stopping.load()) {
+        return;
+      }
+    }
+    for (const auto& ev : todo) {
+      onSockEvent(ev);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Identity
+
+ProcessIdentity RuntimeImpl::ownerIdentity(uint64_t cookie, const xfp_sock_owner* recorded) const {
+  if (recorded != nullptr && recorded->tgid != 0) {
+    return identityOf(*recorded);
+  }
+  {
+    std::lock_guard lock(endpointMu);
+    if (auto it = endpoints.find(cookie); it != endpoints.end() && it->second.who.known) {
+      return it->second.who;
+    }
+  }
+  if (sockHooks && cookie != 0) {
+    if (auto o = sockHooks->owner(cookie)) {
+      return identityOf(*o);
+    }
+  }
+  return {};
+}
+
+ProcessIdentity RuntimeImpl::localEndpointIdentity(const FlowKey& key) const {
+  std::lock_guard lock(endpointMu);
+  const Endpoint* best = nullptr;
+  for (const auto& [id, e] : endpoints) {
+    if (e.proto != key.proto || e.localPort != key.localPort || e.v6 != (key.v6 != 0) ||
+        !e.who.known) {
+      continue;
+    }
+    const bool exactLocal = std::memcmp(e.local, key.local, 16) == 0;
+    if (!exactLocal && !isZero(e.local)) {
+      continue;
+    }
+    // The connection's own socket beats the listener, an exact address beats the wildcard.
+    const bool exactConn =
+        e.connected && e.remotePort == key.remotePort && std::memcmp(e.remote, key.remote, 16) == 0;
+    if (exactConn) {
+      return e.who;
+    }
+    if (e.connected) {
+      continue;
+    }
+    if (best == nullptr || (exactLocal && isZero(best->local))) {
+      best = &e;
+    }
+  }
+  return best != nullptr ? best->who : ProcessIdentity{};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Upcalls and events
+
+void RuntimeImpl::onSockRequest(const xfp_sock_event& ev) {
+  stats.sockRequests.fetch_add(1);
+  const uint16_t layerId = requestLayer(ev);
+  auto req = std::make_shared<SockRequest>();
+  req->ev = ev;
+  req->upcall = true;
+  req->who = identityOf(ev.owner);
+  const bool v6 = ev.v6 != 0;
+  const SockLayerIds& k = sids();
+  if (layerId == k.bind4 || layerId == k.bind6) {
+    FWPS_BIND_REQUEST0 b{};
+    toSockaddr(v6, ev.local, ev.local_port, b.localAddressAndPort);
+    req->bindVersions.push_back(b);
+  } else if (layerId == k.connect4 || layerId == k.connect6) {
+    FWPS_CONNECT_REQUEST0 c{};
+    toSockaddr(v6, ev.local, ev.local_port, c.localAddressAndPort);
+    toSockaddr(v6, ev.remote, ev.remote_port, c.remoteAddressAndPort);
+    req->connectVersions.push_back(c);
+    if ((ev.flags & XFP_SOCK_F_RECORDS) != 0) {
+      req->records.handle = ev.records_handle;
+    }
+  } else if (layerId == 0) {
+    // Not a layer this runtime knows: refuse (fail closed).
+    xfp_sock_reply r{};
+    r.seq = ev.seq;
+    r.verdict = XFP_SOCK_BLOCK;
+    sockHooks->reply(r);
+    return;
+  }
+  runSock(req, layerId);
+}
+
+void RuntimeImpl::runSock(const std::shared_ptr<SockRequest>& req, uint16_t layerId) {
+  auto ind = std::make_shared<Indication>();
+  ind->self = ind;
+  ind->sock = req;
+  ind->inbound = false;
+  ind->nbl.reset(newNetBufferList({}, 0));
+  ind->layers.push_back(layerId);
+  ind->worker = workers.empty() ? 0 : static_cast<unsigned>(req->ev.cookie % workers.size());
+  resume(ind);  // classifies now; a pend resumes it from the completion
+}
+
+void RuntimeImpl::finishSock(Indication& ind, bool permit) {
+  const std::shared_ptr<SockRequest> req = ind.sock;
+  if (!req || req->finished) {
+    return;
+  }
+  req->finished = true;
+  const uint16_t layerId = ind.layers.empty() ? 0 : ind.layers.front();
+  const SockLayerIds& k = sids();
+  const xfp_sock_event& ev = req->ev;
+  permit ? stats.permitted.fetch_add(1) : stats.blocked.fetch_add(1);
+  if (req->upcall && sockHooks) {
+    xfp_sock_reply r{};
+    r.seq = ev.seq;
+    r.verdict = permit ? XFP_SOCK_PERMIT : XFP_SOCK_BLOCK;
+    const bool v6 = ev.v6 != 0;
+    if (permit && req->current != 0) {
+      // A callout applied a modified request: the socket call goes where the last version says.
+      if (!req->bindVersions.empty()) {
+        const FWPS_BIND_REQUEST0& b = req->bindVersions[req->current];
+        if (fromSockaddr(v6, b.localAddressAndPort, r.addr, r.port)) {
+          r.rewrite = 1;
+        } else {
+          r.verdict = XFP_SOCK_BLOCK;  // an address of the wrong family: fail closed
+        }
+      } else if (!req->connectVersions.empty()) {
+        const FWPS_CONNECT_REQUEST0& c = req->connectVersions[req->current];
+        if (fromSockaddr(v6, c.remoteAddressAndPort, r.addr, r.port)) {
+          r.rewrite = 1;
+          r.redirect_handle = reinterpret_cast<uint64_t>(c.localRedirectHandle);
+          r.target_pid = c.localRedirectTargetPID;
+          if (c.localRedirectContext != nullptr && c.localRedirectContextSize != 0) {
+            r.context_len = static_cast<uint32_t>(
+                std::min<SIZE_T>(c.localRedirectContextSize, sizeof r.context));
+            std::memcpy(r.context, c.localRedirectContext, r.context_len);
+          }
+          stats.sockRedirected.fetch_add(1);
+        } else {
+          r.verdict = XFP_SOCK_BLOCK;
+        }
+      }
+    }
+    sockHooks->reply(r);
+    if (r.verdict != XFP_SOCK_PERMIT) {
+      permit = false;
+    }
+  }
+  if (permit && (layerId == k.assign4 || layerId == k.assign6)) {
+    std::lock_guard lock(endpointMu);
+    Endpoint& e = endpoints[ev.cookie];
+    e.id = ev.cookie;
+    e.v6 = ev.v6 != 0;
+    e.proto = ev.proto;
+    std::memcpy(e.local, ev.local, 16);
+    e.localPort = ev.local_port;
+    e.assigned = true;
+    e.who = req->who;
+  }
+  if (!permit && (layerId == k.established4 || layerId == k.established6)) {
+    // A BLOCK at flow established ends the flow: its packets are dropped from now on.
+    FlowKey key;
+    std::memcpy(key.local, ev.local, 16);
+    std::memcpy(key.remote, ev.remote, 16);
+    key.localPort = ev.local_port;
+    key.remotePort = ev.remote_port;
+    key.proto = ev.proto;
+    key.v6 = ev.v6;
+    writeAleEntry(key, XFP_ALE_BLOCK, (ev.flags & XFP_SOCK_F_ACTIVE) != 0, 0);
+  }
+}
+
+void RuntimeImpl::endFlowsOf(const xfp_sock_event& ev, bool wholeSocket) {
+  std::vector<std::shared_ptr<Flow>> ending;
+  {
+    std::lock_guard lock(flowMu);
+    for (const auto& [key, f] : flows) {
+      if (key.proto != ev.proto || key.localPort != ev.local_port || key.v6 != ev.v6) {
+        continue;
+      }
+      if (!isZero(ev.local) && std::memcmp(key.local, ev.local, 16) != 0) {
+        continue;
+      }
+      if (!wholeSocket &&
+          (key.remotePort != ev.remote_port || std::memcmp(key.remote, ev.remote, 16) != 0)) {
+        continue;
+      }
+      ending.push_back(f);
+    }
+  }
+  for (auto& f : ending) {
+    endFlow(f);
+  }
+}
+
+void RuntimeImpl::onSockEvent(const xfp_sock_event& ev) {
+  stats.sockEvents.fetch_add(1);
+  const SockLayerIds& k = sids();
+  const bool v6 = ev.v6 != 0;
+  auto classify = [&](uint16_t layerId, const ProcessIdentity& who) {
+    auto snap = currentSnapshot();
+    if (!snap || snap->arbitrationOrder(layerId).empty()) {
+      return;  // nothing at this layer (FWP_ACTION_NONE_NO_MATCH): no indication needed
+    }
+    auto req = std::make_shared<SockRequest>();
+    req->ev = ev;
+    req->who = who;
+    runSock(req, layerId);
+  };
+  switch (ev.type) {
+    case XFP_SOCK_EV_BOUND: {
+      std::lock_guard lock(endpointMu);
+      Endpoint& e = endpoints[ev.cookie];
+      e.id = ev.cookie;
+      e.v6 = v6;
+      e.proto = ev.proto;
+      std::memcpy(e.local, ev.local, 16);
+      e.localPort = ev.local_port;
+      e.assigned = true;
+      if (!e.who.known) {
+        e.who = ev.owner.tgid != 0 ? identityOf(ev.owner) : ProcessIdentity{};
+      }
+      break;
+    }
+    case XFP_SOCK_EV_ESTABLISHED: {
+      FlowKey key;
+      std::memcpy(key.local, ev.local, 16);
+      std::memcpy(key.remote, ev.remote, 16);
+      key.localPort = ev.local_port;
+      key.remotePort = ev.remote_port;
+      key.proto = ev.proto;
+      key.v6 = ev.v6;
+      // An accepted connection's socket has no owner record of its own: the listener's.
+      ProcessIdentity who = ownerIdentity(ev.cookie, &ev.owner);
+      if (!who.known) {
+        who = localEndpointIdentity(key);
+      }
+      {
+        std::lock_guard lock(endpointMu);
+        Endpoint& e = endpoints[ev.cookie];
+        e.id = ev.cookie;
+        e.v6 = v6;
+        e.proto = ev.proto;
+        std::memcpy(e.local, ev.local, 16);
+        std::memcpy(e.remote, ev.remote, 16);
+        e.localPort = ev.local_port;
+        e.remotePort = ev.remote_port;
+        e.connected = true;
+        e.who = who;
+      }
+      classify(v6 ? k.established6 : k.established4, who);
+      break;
+    }
+    case XFP_SOCK_EV_TCP_CLOSED: {
+      ProcessIdentity who = ownerIdentity(ev.cookie, nullptr);
+      // Once per connection (the state callback is armed at establishment only).
+      classify(v6 ? k.closure6 : k.closure4, who);
+      endFlowsOf(ev, false);
+      std::lock_guard lock(endpointMu);
+      if (auto it = endpoints.find(ev.cookie); it != endpoints.end()) {
+        it->second.connected = false;
+        if (!it->second.assigned) {
+          endpoints.erase(it);
+        }
+      }
+      break;
+    }
+    case XFP_SOCK_EV_RELEASED: {
+      Endpoint e;
+      bool known = false;
+      {
+        std::lock_guard lock(endpointMu);
+        if (auto it = endpoints.find(ev.cookie); it != endpoints.end()) {
+          e = it->second;
+          known = true;
+          endpoints.erase(it);
+        }
+      }
+      const ProcessIdentity who =
+          known && e.who.known ? e.who : (ev.owner.tgid != 0 ? identityOf(ev.owner) : e.who);
+      // Endpoint closure: once per non-TCP socket, and for every TCP listener.
+      if (ev.proto != IPPROTO_TCP || (ev.flags & XFP_SOCK_F_LISTENING) != 0) {
+        classify(v6 ? k.closure6 : k.closure4, who);
+      }
+      if (ev.proto != IPPROTO_TCP) {
+        endFlowsOf(ev, true);
+      }
+      // Resource release: once for every resource assignment.
+      if (known && e.assigned) {
+        classify(v6 ? k.release6 : k.release4, who);
+      }
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+void RuntimeImpl::aleRedirectState(Indication& ind) {
+  ind.redirectFlags = 0;
+  if (!sockHooks || ind.inbound || !ind.hasFlow || ind.pkt.ip_proto != IPPROTO_TCP) {
+    return;
+  }
+  xfp_redirect_key key{};
+  std::memcpy(key.addr, ind.key.local, 16);
+  key.port = ind.key.localPort;
+  key.proto = ind.key.proto;
+  key.v6 = ind.key.v6;
+  const auto rec = sockHooks->redirectRecord(key);
+  if (!rec) {
+    return;
+  }
+  ind.redirectFlags = FWP_CONDITION_FLAG_IS_CONNECTION_REDIRECTED;
+  toSockaddr(rec->v6 != 0, rec->orig_addr, rec->orig_port, ind.originalDestination);
+  ind.redirectTargetPid = rec->target_pid;
+}
+
+void RuntimeImpl::prepareSockClassify(Indication& ind,
+                                      uint16_t layerId,
+                                      IncomingValues& in,
+                                      FWPS_INCOMING_METADATA_VALUES0& meta) {
+  SockRequest& req = *ind.sock;
+  const SockLayerIds& k = sids();
+  in = sockIncomingValues(layerId, req.ev, req.who, ind.extraFlags);
+  meta.currentMetadataValues |= FWPS_METADATA_FIELD_COMPARTMENT_ID;
+  meta.compartmentId = 1;
+  meta.currentMetadataValues |= FWPS_METADATA_FIELD_TRANSPORT_ENDPOINT_HANDLE;
+  meta.transportEndpointHandle = req.ev.cookie;
+  if (req.who.known) {
+    meta.currentMetadataValues |= FWPS_METADATA_FIELD_PROCESS_ID;
+    meta.processId = req.who.tgid;
+    if (!req.who.exePath.empty()) {
+      req.appId = req.who.appId();
+      req.processPath.size = static_cast<UINT32>(req.appId.size());
+      req.processPath.data = req.appId.data();
+      meta.currentMetadataValues |= FWPS_METADATA_FIELD_PROCESS_PATH;
+      meta.processPath = &req.processPath;
+    }
+  }
+  if (layerId == k.connect4 || layerId == k.connect6) {
+    meta.currentMetadataValues |= FWPS_METADATA_FIELD_REDIRECT_RECORD_HANDLE;
+    meta.redirectRecords = req.records.handle != 0 ? &req.records : nullptr;
+  }
+  if (layerId == k.established4 || layerId == k.established6) {
+    FlowKey key;
+    std::memcpy(key.local, req.ev.local, 16);
+    std::memcpy(key.remote, req.ev.remote, 16);
+    key.localPort = req.ev.local_port;
+    key.remotePort = req.ev.remote_port;
+    key.proto = req.ev.proto;
+    key.v6 = req.ev.v6;
+    std::lock_guard lock(flowMu);
+    if (auto it = flows.find(key); it != flows.end()) {
+      meta.currentMetadataValues |= FWPS_METADATA_FIELD_FLOW_HANDLE;
+      meta.flowHandle = it->second->id;
+    }
+    meta.currentMetadataValues |= FWPS_METADATA_FIELD_PACKET_DIRECTION;
+    meta.packetDirection =
+        (req.ev.flags & XFP_SOCK_F_ACTIVE) != 0 ? FWP_DIRECTION_OUTBOUND : FWP_DIRECTION_INBOUND;
+  }
+  if (layerId == k.closure4 || layerId == k.closure6 || layerId == k.connect4 ||
+      layerId == k.connect6 || layerId == k.bind4 || layerId == k.bind6) {
+    meta.currentMetadataValues |= FWPS_METADATA_FIELD_COMPLETION_HANDLE;
+    meta.completionHandle = &ind;
+  }
+}
+
+}  // namespace xfp::callout
