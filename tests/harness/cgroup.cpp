@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -13,48 +12,20 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
-#include <sstream>
 #include <thread>
 
 #include <fmt/core.h>
+
+#include "userspace/dataplane/cgroup2.h"
 
 namespace xfp::test {
 namespace {
 
 std::atomic<int> gCounter{0};
-constexpr const char* kOwnMount = "/run/xfp-cgroup2";
-
-// The first cgroup2 mount point in /proc/mounts, "" if there is none.
-std::string findCgroup2() {
-  std::ifstream in("/proc/mounts");
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream fields(line);
-    std::string dev;
-    std::string dir;
-    std::string type;
-    fields >> dev >> dir >> type;
-    if (type == "cgroup2") {
-      return dir;
-    }
-  }
-  return {};
-}
 
 bool writeAll(int fd, const char* s) {
   const size_t len = std::strlen(s);
   return ::write(fd, s, len) == static_cast<ssize_t>(len);
-}
-
-// The pids listed in <dir>/cgroup.procs.
-std::vector<pid_t> procsOf(const std::string& dir) {
-  std::vector<pid_t> out;
-  std::ifstream in(dir + "/cgroup.procs");
-  pid_t p = 0;
-  while (in >> p) {
-    out.push_back(p);
-  }
-  return out;
 }
 
 }  // namespace
@@ -68,45 +39,17 @@ TestCgroup::~TestCgroup() {
       ::waitpid(pid, nullptr, 0);
     }
   }
-  if (created_) {
-    // Anything else still inside (a grandchild, say) goes back to the parent cgroup.
-    const std::string parent = path_.substr(0, path_.rfind('/'));
-    for (int attempt = 0; attempt < 50; ++attempt) {
-      const std::vector<pid_t> left = procsOf(path_);
-      if (left.empty()) {
-        break;
-      }
-      for (pid_t p : left) {
-        std::ofstream(parent + "/cgroup.procs") << p << '\n';
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    for (int attempt = 0; attempt < 100 && ::rmdir(path_.c_str()) != 0 && errno == EBUSY;
-         ++attempt) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));  // exiting tasks linger
-    }
-  }
-  if (mountedByUs_) {
-    ::umount2(mount_.c_str(), MNT_DETACH);
-    ::rmdir(mount_.c_str());
-  }
+  dir_.reset();  // moves what is still inside to the parent and removes the directory
 }
 
 std::string TestCgroup::setUp() {
-  mount_ = findCgroup2();
-  if (mount_.empty()) {
-    ::mkdir(kOwnMount, 0755);
-    if (::mount("cgroup2", kOwnMount, "cgroup2", 0, nullptr) != 0) {
-      return fmt::format(
-          "no cgroup v2 mount and mounting one on {} failed: {}", kOwnMount, std::strerror(errno));
-    }
-    mount_ = kOwnMount;
-    mountedByUs_ = true;
+  std::string error;
+  dir_ = dataplane::OwnedCgroup::create(fmt::format("xfpt{}c{}", ::getpid(), gCounter.fetch_add(1)),
+                                        &error);
+  if (!dir_) {
+    return error;
   }
-  path_ = fmt::format("{}/xfpt{}c{}", mount_, ::getpid(), gCounter.fetch_add(1));
-  if (::mkdir(path_.c_str(), 0755) != 0) {
-    return fmt::format("mkdir {}: {}", path_, std::strerror(errno));
-  }
+  path_ = dir_->path();
   created_ = true;
   return {};
 }

@@ -9,8 +9,13 @@
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
+
+namespace xfp::dataplane {
+class OwnedCgroup;
+}
 
 namespace xfp::test {
 
@@ -21,7 +26,7 @@ class TestCgroup {
   TestCgroup& operator=(const TestCgroup&) = delete;
   ~TestCgroup();
 
-  // Finds (or, if there is none, mounts on /run/xfp-cgroup2) the cgroup v2 hierarchy and creates
+  // Finds (or, if there is none, mounts on /run/xfp/cgroup2) the cgroup v2 hierarchy and creates
   // the directory. Empty string on success, else why not.
   [[nodiscard]] std::string setUp();
 
@@ -49,10 +54,9 @@ class TestCgroup {
   static constexpr int kNetnsFailed = 121;
 
  private:
-  std::string mount_;  // the cgroup v2 mount point
-  std::string path_;   // our directory
+  std::unique_ptr<dataplane::OwnedCgroup> dir_;
+  std::string path_;  // our directory
   bool created_ = false;
-  bool mountedByUs_ = false;
   std::vector<pid_t> children_;
 };
 

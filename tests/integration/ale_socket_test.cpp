@@ -19,12 +19,14 @@
 #include <thread>
 #include <vector>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "tests/harness/callout_env.h"
 #include "tests/harness/cgroup.h"
 #include "tests/harness/sockets.h"
 #include "tests/harness/test_env.h"
+#include "userspace/core/layers.h"
 #include "userspace/core/value_text.h"
 #include "xfp/abi.h"
 
@@ -114,6 +116,8 @@ struct Seen {
   std::vector<uint32_t> establishedDirections;
   std::map<uint64_t, int> flowDeletes;  // flow context -> flowDeleteFn calls
   std::atomic<uint64_t> nextContext{0x1000};
+  std::vector<uint32_t> flagsSeen;
+  std::vector<uint32_t> reasonsSeen;
 };
 Seen* gSeen = nullptr;
 HANDLE gRedirectHandle = nullptr;
@@ -729,6 +733,157 @@ TEST_F(AleSockets, ClosureAndFlowDeleteOncePerConnection) {
   EXPECT_EQ(seen_.establishedDirections[0], static_cast<uint32_t>(FWP_DIRECTION_OUTBOUND));
   ASSERT_EQ(seen_.closureEndpoints.size(), 1u);
   EXPECT_NE(seen_.closureEndpoints[0], 0u);
+}
+
+// Callouts of the tests below: one key per layer (a callout serves the layer it was added for).
+GUID keyNo(uint8_t n) {
+  GUID g = kInspectKey;
+  g.Data4[7] = static_cast<uint8_t>(0x40 + n);
+  return g;
+}
+std::string keyText(uint8_t n) {
+  return fmt::format("5e0c1a77-42b1-4c0e-8a51-1f3d926e0b{:02x}", 0x40 + n);
+}
+
+std::atomic<bool> gBlockOnReauth{false};
+
+// ALE_AUTH_CONNECT: records FLAGS and REAUTHORIZE_REASON; blocks re-authorizations when asked.
+void reauthClassify(const FWPS_INCOMING_VALUES0* in,
+                    const FWPS_INCOMING_METADATA_VALUES0*,
+                    void*,
+                    const void*,
+                    const FWPS_FILTER1*,
+                    UINT64,
+                    FWPS_CLASSIFY_OUT0* out) {
+  const UINT32 flags = in->incomingValue[FWPS_FIELD_ALE_AUTH_CONNECT_V4_FLAGS].value.uint32;
+  const FWP_VALUE0& reason =
+      in->incomingValue[FWPS_FIELD_ALE_AUTH_CONNECT_V4_REAUTHORIZE_REASON].value;
+  {
+    std::lock_guard lock(gSeen->mu);
+    gSeen->flagsSeen.push_back(flags);
+    gSeen->reasonsSeen.push_back(reason.type == FWP_UINT32 ? reason.uint32 : 0);
+  }
+  const bool reauth = (flags & FWP_CONDITION_FLAG_IS_REAUTHORIZE) != 0;
+  out->actionType = reauth && gBlockOnReauth.load() ? FWP_ACTION_BLOCK : FWP_ACTION_PERMIT;
+}
+
+TEST_F(AleSockets, ReauthorizationIsFlaggedToCalloutsAndCutsTheFlow) {
+  start(R"({"xfp_policy": 1, "callouts": [)" +
+        calloutDecl(keyText(1).c_str(), "reauth", "ALE_AUTH_CONNECT_V4") + R"(], "filters": [)" +
+        calloutFilter("reauth",
+                      "ALE_AUTH_CONNECT_V4",
+                      keyText(1).c_str(),
+                      R"({"field": "IP_REMOTE_PORT", "value": 7960})") +
+        "]}");
+  registerCallout(keyNo(1), reauthClassify);
+  gBlockOnReauth = true;
+  dataplane::UniqueFd server = listenInB(7960);
+  int go[2];
+  ASSERT_EQ(::pipe(go), 0);
+  const pid_t child = cgroup_.spawnInside(env_.ns().nsA(), [&] {
+    ::close(go[1]);
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    const Endpoint to = endpoint(VethNamespaces::kAddr4B, 7960);
+    if (::connect(fd, to.sa(), to.len) != 0 || ::send(fd, "before", 6, 0) != 6) {
+      return 70;
+    }
+    char c = 0;
+    (void)!::read(go[0], &c, 1);
+    return ::send(fd, "after", 5, MSG_NOSIGNAL) == 5 ? 0 : 71;
+  });
+  ASSERT_GT(child, 0);
+  ::close(go[0]);
+  setTimeouts(server.get(), 5000ms);
+  dataplane::UniqueFd conn(::accept(server.get(), nullptr, nullptr));
+  ASSERT_TRUE(conn);
+  setTimeouts(conn.get(), 1000ms);
+  char buf[16];
+  ASSERT_TRUE(readExactly(conn.get(), buf, 6));
+  // A policy change at the layer: every flow it authorized is re-authorized on its next packet.
+  Filter other;
+  other.displayData.name = "another connect filter";
+  other.layerKey = layerByName("ALE_AUTH_CONNECT_V4")->key;
+  other.action.type = ActionType::Permit;
+  Condition c;
+  c.fieldKey = layerByName("ALE_AUTH_CONNECT_V4")->fieldByName("IP_REMOTE_PORT")->conditionKey;
+  c.value = ConditionValue(Value::uint16(7961));
+  other.conditions.push_back(c);
+  ASSERT_TRUE(env_.runtime().addFilter(other));
+  ASSERT_TRUE(env_.runtime().commit());
+  (void)!::write(go[1], "g", 1);
+  ::close(go[1]);
+  EXPECT_EQ(cgroup_.wait(child, 5s), 0);
+  EXPECT_LT(::recv(conn.get(), buf, sizeof buf, 0), 1) << "the re-authorized flow is blocked";
+  std::lock_guard lock(seen_.mu);
+  ASSERT_GE(seen_.flagsSeen.size(), 2u);
+  EXPECT_EQ(seen_.flagsSeen[0] & FWP_CONDITION_FLAG_IS_REAUTHORIZE, 0u) << "the first classify";
+  EXPECT_NE(seen_.flagsSeen[1] & FWP_CONDITION_FLAG_IS_REAUTHORIZE, 0u);
+  EXPECT_EQ(seen_.reasonsSeen[1],
+            static_cast<UINT32>(FWP_CONDITION_REAUTHORIZE_REASON_POLICY_CHANGE));
+}
+
+TEST_F(AleSockets, ResourceAssignmentReleaseAndClosureOfAUdpSocket) {
+  const std::string port = R"({"field": "IP_LOCAL_PORT", "value": 7970})";
+  start(R"({"xfp_policy": 1, "callouts": [)" +
+        calloutDecl(keyText(2).c_str(), "assign", "ALE_RESOURCE_ASSIGNMENT_V4") + "," +
+        calloutDecl(keyText(3).c_str(), "release", "ALE_RESOURCE_RELEASE_V4") + "," +
+        calloutDecl(keyText(4).c_str(), "closure", "ALE_ENDPOINT_CLOSURE_V4") + "," +
+        calloutDecl(kLifetimeText, "auth", "ALE_AUTH_CONNECT_V4") + R"(], "filters": [
+      {"name": "no 7971", "layer": "ALE_RESOURCE_ASSIGNMENT_V4", "action": "block",
+       "conditions": [{"field": "IP_LOCAL_PORT", "value": 7971}]},)" +
+        calloutFilter("assign", "ALE_RESOURCE_ASSIGNMENT_V4", keyText(2).c_str(), port) + "," +
+        calloutFilter("release", "ALE_RESOURCE_RELEASE_V4", keyText(3).c_str(), port) + "," +
+        calloutFilter("closure", "ALE_ENDPOINT_CLOSURE_V4", keyText(4).c_str(), port) + "," +
+        calloutFilter("auth", "ALE_AUTH_CONNECT_V4", kLifetimeText, port) + "]}");
+  registerCallout(keyNo(2), lifetimeClassify);
+  registerCallout(keyNo(3), lifetimeClassify);
+  registerCallout(keyNo(4), lifetimeClassify);
+  gLifetimeId = registerCallout(kLifetimeKey, lifetimeClassify, lifetimeFlowDelete);
+  dataplane::UniqueFd rx = socketIn(env_.ns().nsB(), AF_INET, SOCK_DGRAM, 5000ms);
+  const Endpoint at = endpoint(VethNamespaces::kAddr4B, 7972);
+  ASSERT_EQ(::bind(rx.get(), at.sa(), at.len), 0);
+  const pid_t child = cgroup_.spawnInside(env_.ns().nsA(), [] {
+    const int refused = ::socket(AF_INET, SOCK_DGRAM, 0);
+    const Endpoint no = endpoint("0.0.0.0", 7971);
+    if (::bind(refused, no.sa(), no.len) == 0 || errno != EPERM) {
+      return 80;  // the static BLOCK at resource assignment refuses the bind
+    }
+    const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+    const Endpoint yes = endpoint("0.0.0.0", 7970);
+    if (::bind(fd, yes.sa(), yes.len) != 0) {
+      return 81;
+    }
+    const Endpoint to = endpoint(VethNamespaces::kAddr4B, 7972);
+    if (::sendto(fd, "u", 1, 0, to.sa(), to.len) != 1) {
+      return 82;
+    }
+    ::close(fd);
+    ::close(refused);
+    return 0;
+  });
+  ASSERT_GT(child, 0);
+  EXPECT_EQ(cgroup_.wait(child, 5s), 0);
+  char b = 0;
+  EXPECT_EQ(::recv(rx.get(), &b, 1, 0), 1) << "the datagram of the bound socket went out";
+  auto count = [&](uint16_t layer) {
+    std::lock_guard lock(seen_.mu);
+    return seen_.lifetime[layer];
+  };
+  EXPECT_TRUE(waitFor(
+      [&] {
+        std::lock_guard lock(seen_.mu);
+        return seen_.flowDeletes.size() == 1 &&
+               seen_.lifetime[FWPS_LAYER_ALE_RESOURCE_RELEASE_V4] == 1;
+      },
+      5s));
+  std::this_thread::sleep_for(300ms);  // nothing more may come
+  EXPECT_EQ(count(FWPS_LAYER_ALE_RESOURCE_ASSIGNMENT_V4), 1);
+  EXPECT_EQ(count(FWPS_LAYER_ALE_RESOURCE_RELEASE_V4), 1) << "one release per assignment";
+  EXPECT_EQ(count(FWPS_LAYER_ALE_ENDPOINT_CLOSURE_V4), 1) << "once per UDP socket";
+  EXPECT_EQ(count(FWPS_LAYER_ALE_AUTH_CONNECT_V4), 1);
+  std::lock_guard lock(seen_.mu);
+  ASSERT_EQ(seen_.flowDeletes.size(), 1u);
+  EXPECT_EQ(seen_.flowDeletes.begin()->second, 1) << "the socket's close ends its flow once";
 }
 
 }  // namespace
