@@ -828,14 +828,18 @@ TEST_F(AleSockets, ResourceAssignmentReleaseAndClosureOfAUdpSocket) {
         calloutDecl(keyText(2).c_str(), "assign", "ALE_RESOURCE_ASSIGNMENT_V4") + "," +
         calloutDecl(keyText(3).c_str(), "release", "ALE_RESOURCE_RELEASE_V4") + "," +
         calloutDecl(keyText(4).c_str(), "closure", "ALE_ENDPOINT_CLOSURE_V4") + "," +
-        calloutDecl(kLifetimeText, "auth", "ALE_AUTH_CONNECT_V4") + R"(], "filters": [
+        calloutDecl(kLifetimeText, "auth", "ALE_AUTH_CONNECT_V4") + "," +
+        calloutDecl(keyText(5).c_str(), "established", "ALE_FLOW_ESTABLISHED_V4") +
+        R"(], "filters": [
       {"name": "no 7971", "layer": "ALE_RESOURCE_ASSIGNMENT_V4", "action": "block",
        "conditions": [{"field": "IP_LOCAL_PORT", "value": 7971}]},)" +
         calloutFilter("assign", "ALE_RESOURCE_ASSIGNMENT_V4", keyText(2).c_str(), port) + "," +
         calloutFilter("release", "ALE_RESOURCE_RELEASE_V4", keyText(3).c_str(), port) + "," +
         calloutFilter("closure", "ALE_ENDPOINT_CLOSURE_V4", keyText(4).c_str(), port) + "," +
-        calloutFilter("auth", "ALE_AUTH_CONNECT_V4", kLifetimeText, port) + "]}");
+        calloutFilter("auth", "ALE_AUTH_CONNECT_V4", kLifetimeText, port) + "," +
+        calloutFilter("established", "ALE_FLOW_ESTABLISHED_V4", keyText(5).c_str(), port) + "]}");
   registerCallout(keyNo(2), lifetimeClassify);
+  registerCallout(keyNo(5), lifetimeClassify);
   registerCallout(keyNo(3), lifetimeClassify);
   registerCallout(keyNo(4), lifetimeClassify);
   gLifetimeId = registerCallout(kLifetimeKey, lifetimeClassify, lifetimeFlowDelete);
@@ -881,7 +885,10 @@ TEST_F(AleSockets, ResourceAssignmentReleaseAndClosureOfAUdpSocket) {
   EXPECT_EQ(count(FWPS_LAYER_ALE_RESOURCE_RELEASE_V4), 1) << "one release per assignment";
   EXPECT_EQ(count(FWPS_LAYER_ALE_ENDPOINT_CLOSURE_V4), 1) << "once per UDP socket";
   EXPECT_EQ(count(FWPS_LAYER_ALE_AUTH_CONNECT_V4), 1);
+  EXPECT_EQ(count(FWPS_LAYER_ALE_FLOW_ESTABLISHED_V4), 1) << "right after the authorization";
   std::lock_guard lock(seen_.mu);
+  ASSERT_EQ(seen_.establishedDirections.size(), 1u);
+  EXPECT_EQ(seen_.establishedDirections[0], static_cast<uint32_t>(FWP_DIRECTION_OUTBOUND));
   ASSERT_EQ(seen_.flowDeletes.size(), 1u);
   EXPECT_EQ(seen_.flowDeletes.begin()->second, 1) << "the socket's close ends its flow once";
 }

@@ -51,6 +51,8 @@ struct LayerIds {
   uint16_t connect6 = layerIdByName("ALE_AUTH_CONNECT_V6");
   uint16_t accept4 = layerIdByName("ALE_AUTH_RECV_ACCEPT_V4");
   uint16_t accept6 = layerIdByName("ALE_AUTH_RECV_ACCEPT_V6");
+  uint16_t established4 = layerIdByName("ALE_FLOW_ESTABLISHED_V4");
+  uint16_t established6 = layerIdByName("ALE_FLOW_ESTABLISHED_V6");
 };
 const LayerIds& ids() {
   static const LayerIds k;
@@ -60,6 +62,13 @@ const LayerIds& ids() {
 bool isAleAuth(uint16_t layer) {
   const LayerIds& k = ids();
   return layer == k.connect4 || layer == k.connect6 || layer == k.accept4 || layer == k.accept6;
+}
+
+// ALE_FLOW_ESTABLISHED of a non-TCP flow, classified right after its first authorization (TCP
+// flows are indicated by the socket hooks at the end of the handshake, socket_layers.cpp).
+bool isEstablished(uint16_t layer) {
+  const LayerIds& k = ids();
+  return layer == k.established4 || layer == k.established6;
 }
 
 bool isTransport(uint16_t layer) {
@@ -385,9 +394,9 @@ void RuntimeImpl::stop() {
   }
   heartbeat(false);  // from now on callouts count as unregistered in the kernel
   if (sockHooks) {
+    // Socket calls waiting from now on are refused at once (fail closed).
     sockHooks->configure(sockLayerBits.load(), 0, static_cast<uint32_t>(::getpid()));
   }
-  stopSockHooks();
   if (ioThread.joinable()) {
     ioThread.join();
   }
@@ -414,6 +423,8 @@ void RuntimeImpl::stop() {
   for (auto& ind : held) {
     drop(*ind);
   }
+  // The socket hooks go after everything that may still answer through them.
+  stopSockHooks();
   std::vector<std::shared_ptr<Flow>> all;
   {
     std::lock_guard lock(flowMu);
@@ -858,6 +869,9 @@ void RuntimeImpl::run(const std::shared_ptr<Indication>& ind) {
       return;
     }
   }
+  // A non-TCP flow's first authorization is followed by ALE_FLOW_ESTABLISHED (wfp-model.md §1.6).
+  const bool established =
+      ale && (ind->extraFlags & condition_flag::kIsReauthorize) == 0 && p.ip_proto != IPPROTO_TCP;
   if (ind->inbound) {
     ind->layers.push_back(k.inMac);
     if (v4 || v6) {
@@ -868,10 +882,16 @@ void RuntimeImpl::run(const std::shared_ptr<Indication>& ind) {
     }
     if (ale) {
       ind->layers.push_back(aleLayer);
+      if (established) {
+        ind->layers.push_back(v6 ? k.established6 : k.established4);
+      }
     }
   } else {
     if (ale) {
       ind->layers.push_back(aleLayer);
+      if (established) {
+        ind->layers.push_back(v6 ? k.established6 : k.established4);
+      }
     }
     if (transport) {
       ind->layers.push_back(v6 ? k.outTr6 : k.outTr4);
@@ -892,8 +912,8 @@ void RuntimeImpl::resume(const std::shared_ptr<Indication>& ind) {
     if (o == LayerOutcome::Pended) {
       return;  // completion resumes it
     }
-    if (isAleAuth(layer)) {
-      finishAle(*ind, o == LayerOutcome::Permit);
+    if (isAleAuth(layer) || (isEstablished(layer) && o == LayerOutcome::Block)) {
+      finishAle(*ind, o == LayerOutcome::Permit);  // a BLOCK at flow established ends the flow
     }
     if (o == LayerOutcome::Block) {
       drop(*ind);
@@ -944,7 +964,7 @@ RuntimeImpl::LayerOutcome RuntimeImpl::classifyLayer(const std::shared_ptr<Indic
   }
   const fastpath::PacketMeta pm{
       ind->ifindex, ind->inbound ? fastpath::Direction::Inbound : fastpath::Direction::Outbound};
-  const bool ale = isAleAuth(layerId);
+  const bool ale = isAleAuth(layerId) || isEstablished(layerId);
   ProcessIdentity who;
   if (ale) {
     // The local process: the sending socket's owner (outbound), else the socket that owns the
@@ -962,6 +982,12 @@ RuntimeImpl::LayerOutcome RuntimeImpl::classifyLayer(const std::shared_ptr<Indic
                            ind->extraFlags | ind->redirectFlags,
                            ind->reauthReason,
                            &ind->who);
+    if (isEstablished(layerId) && ind->flow) {
+      if (const FieldInfo* f = layer->fieldByName("DIRECTION"); f != nullptr) {
+        in.values[f->index] =
+            Value::uint32(ind->flow->outbound ? FWP_DIRECTION_OUTBOUND : FWP_DIRECTION_INBOUND);
+      }
+    }
   } else {
     const int slot = slotOfLayer(layerId);
     if (slot < 0) {
@@ -993,8 +1019,10 @@ RuntimeImpl::LayerOutcome RuntimeImpl::classifyLayer(const std::shared_ptr<Indic
     meta.destinationInterfaceIndex = ind->ifindex;
   }
   if (ale) {
-    meta.currentMetadataValues |= FWPS_METADATA_FIELD_COMPLETION_HANDLE;
-    meta.completionHandle = ind.get();
+    if (!isEstablished(layerId)) {  // no pend at flow established
+      meta.currentMetadataValues |= FWPS_METADATA_FIELD_COMPLETION_HANDLE;
+      meta.completionHandle = ind.get();
+    }
     meta.currentMetadataValues |= FWPS_METADATA_FIELD_PACKET_DIRECTION;
     meta.packetDirection = ind->inbound ? FWP_DIRECTION_INBOUND : FWP_DIRECTION_OUTBOUND;
     if (ind->who.known) {
@@ -1025,7 +1053,7 @@ RuntimeImpl::LayerOutcome RuntimeImpl::classifyLayer(const std::shared_ptr<Indic
   }
   // Layer data: the NBL at the layer's offset; TCP at ALE_AUTH_CONNECT has none.
   void* layerData = &nbl;
-  if (ale && !ind->inbound && ind->pkt.ip_proto == 6) {
+  if (isAleAuth(layerId) && !ind->inbound && ind->pkt.ip_proto == 6) {
     layerData = nullptr;
   }
   nbl.offset = layerOffset(nbl, layerId, ind->inbound);
@@ -1309,6 +1337,12 @@ Result<void> RuntimeImpl::publishLocked(std::shared_ptr<const Policy> published)
   uint32_t layers = 0;
   for (const auto& [id, f] : pol.filters()) {
     const LayerInfo* l = layerByKey(f.layerKey);
+    if (l != nullptr && isEstablished(l->id)) {
+      // Flow established needs the new flows punted; its filters do not re-authorize.
+      layers |= l->id == k.established4 ? XFP_ALE_CONNECT_V4 | XFP_ALE_RECV_ACCEPT_V4
+                                        : XFP_ALE_CONNECT_V6 | XFP_ALE_RECV_ACCEPT_V6;
+      continue;
+    }
     if (l == nullptr || !isAleAuth(l->id)) {
       continue;
     }

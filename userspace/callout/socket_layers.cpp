@@ -334,7 +334,6 @@ void RuntimeImpl::finishSock(Indication& ind, bool permit) {
   const uint16_t layerId = ind.layers.empty() ? 0 : ind.layers.front();
   const SockLayerIds& k = sids();
   const xfp_sock_event& ev = req->ev;
-  permit ? stats.permitted.fetch_add(1) : stats.blocked.fetch_add(1);
   if (req->upcall && sockHooks) {
     xfp_sock_reply r{};
     r.seq = ev.seq;
