@@ -55,6 +55,17 @@ path = "/abs/other.so"
   EXPECT_EQ(c->workers, 0u);
 }
 
+TEST(DaemonConfig, SocketHooksCgroupAndWait) {
+  auto c = parseConfig("cgroup = \"/sys/fs/cgroup/app\"\nsocket_wait_ms = 50\n", "x.toml");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->cgroup, "/sys/fs/cgroup/app");
+  EXPECT_EQ(c->socketWait, std::chrono::milliseconds(50));
+  auto d = parseConfig("", "x.toml");
+  ASSERT_TRUE(d);
+  EXPECT_TRUE(d->cgroup.empty()) << "no cgroup: no socket hooks";
+  EXPECT_EQ(d->socketWait, std::chrono::milliseconds(200));
+}
+
 TEST(DaemonConfig, MistakesNameTheKey) {
   struct Case {
     const char* text;
@@ -75,6 +86,10 @@ TEST(DaemonConfig, MistakesNameTheKey) {
            Case{"log_format = \"xml\"", "log_format: \"text\" or \"json\""},
            Case{"net_event_log_size = 0", "net_event_log_size: 1 to 1048576"},
            Case{"detach_on_stop = \"yes\"", "detach_on_stop: true or false"},
+           Case{"socket_wait_ms = 0", "socket_wait_ms: 1 to 1000"},
+           Case{"socket_wait_ms = 5000", "socket_wait_ms: 1 to 1000"},
+           Case{"cgroup = \"relative/dir\"", "cgroup: an absolute path"},
+           Case{"cgroup = 7", "cgroup: a string"},
        }) {
     auto c = parseConfig(k.text, "bad.toml");
     ASSERT_FALSE(c) << k.text;
