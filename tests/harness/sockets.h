@@ -4,9 +4,12 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
@@ -97,6 +100,32 @@ inline bool udpArrives(const VethNamespaces& ns,
                        std::chrono::milliseconds wait = std::chrono::milliseconds(400),
                        const std::string& payload = "probe") {
   return udpArrives(ns.nsA(), VethNamespaces::kAddr4A, ns.nsB(), port, wait, payload);
+}
+
+// Connects a TCP socket of the caller's namespace to addr:port within `ms`: 0 when connected,
+// else the errno (ETIMEDOUT when nothing answered). Plain system calls only, so a forked child
+// of a multi-threaded test may use it.
+inline int connectWithin(const char* addr, std::uint16_t port, int ms) {
+  const Endpoint to = endpoint(addr, port);
+  const int fd = ::socket(to.family, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  if (fd < 0) {
+    return errno;
+  }
+  if (::connect(fd, to.sa(), to.len) != 0 && errno != EINPROGRESS) {
+    const int e = errno;
+    ::close(fd);
+    return e;
+  }
+  pollfd p{fd, POLLOUT, 0};
+  if (::poll(&p, 1, ms) != 1) {
+    ::close(fd);
+    return ETIMEDOUT;
+  }
+  int err = 0;
+  socklen_t len = sizeof err;
+  ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+  ::close(fd);
+  return err;
 }
 
 }  // namespace xfp::test

@@ -38,30 +38,6 @@ using namespace std::chrono_literals;
 // ---------------------------------------------------------------------------------------------
 // What the children do (plain system calls only: they are forks of a multi-threaded process).
 
-// Connects to addr:port within `ms`; 0 when connected, else the errno (ETIMEDOUT on no answer).
-int connectWithin(const char* addr, uint16_t port, int ms) {
-  const Endpoint to = endpoint(addr, port);
-  const int fd = ::socket(to.family, SOCK_STREAM | SOCK_NONBLOCK, 0);
-  if (fd < 0) {
-    return errno;
-  }
-  if (::connect(fd, to.sa(), to.len) != 0 && errno != EINPROGRESS) {
-    const int e = errno;
-    ::close(fd);
-    return e;
-  }
-  pollfd p{fd, POLLOUT, 0};
-  if (::poll(&p, 1, ms) != 1) {
-    ::close(fd);
-    return ETIMEDOUT;
-  }
-  int err = 0;
-  socklen_t len = sizeof err;
-  ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
-  ::close(fd);
-  return err;
-}
-
 bool readExactly(int fd, char* buf, size_t n) {
   size_t got = 0;
   while (got < n) {

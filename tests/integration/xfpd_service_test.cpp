@@ -10,7 +10,9 @@
 //    process is killed (its filter vanishes);
 //  - malformed messages: raw garbage, bad fields, a session without open -- each gets an error,
 //    the service and the policy stay intact;
-//  - net events: a real drop arrives on the NetEvents stream with the deciding filter.
+//  - net events: a real drop arrives on the NetEvents stream with the deciding filter;
+//  - the socket hooks on a configured cgroup: a filter added over the API at
+//    ALE_CONNECT_REDIRECT_V4 refuses connects of processes in the cgroup only, until deleted.
 #include <fcntl.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/support/byte_buffer.h>
@@ -27,6 +29,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/harness/cgroup.h"
 #include "tests/harness/netns.h"
 #include "tests/harness/sockets.h"
 #include "tests/harness/test_env.h"
@@ -447,6 +450,60 @@ TEST_F(XfpdService, NetEventsStreamReportsRealDrops) {
   EXPECT_TRUE(found);
   ctx.TryCancel();
   (void)stream->Finish();
+}
+
+TEST_F(XfpdService, SocketLayersApplyToTheConfiguredCgroup) {
+  TestCgroup cgroup;
+  ASSERT_EQ(cgroup.setUp(), "");
+  // Top-level keys before the [[interface]] table.
+  std::ofstream(base_ + ".toml") << "policy = \"" << base_ << ".json\"\n"
+                                 << "pin_dir = \"" << pinDir_ << "\"\n"
+                                 << "state_dir = \"" << base_ << "-state\"\n"
+                                 << "socket = \"" << socket_ << "\"\n"
+                                 << "cgroup = \"" << cgroup.path() << "\"\n"
+                                 << "socket_wait_ms = 300\n"
+                                 << "detach_on_stop = true\n"
+                                 << "[[interface]]\nname = \"" << ns_.linkA() << "\"\nnetns = \""
+                                 << ns_.nsA() << "\"\n";
+  startXfpd();
+  EXPECT_NE(xfpd_.log().find("socket hooks on cgroup " + cgroup.path()), std::string::npos)
+      << xfpd_.log();
+  std::vector<dataplane::UniqueFd> listeners;
+  for (uint16_t port : {7990, 7991}) {
+    listeners.push_back(socketIn(ns_.nsB(), AF_INET, SOCK_STREAM, 2000ms));
+    int one = 1;
+    ::setsockopt(listeners.back().get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    const Endpoint at = endpoint(VethNamespaces::kAddr4B, port);
+    ASSERT_EQ(::bind(listeners.back().get(), at.sa(), at.len), 0);
+    ASSERT_EQ(::listen(listeners.back().get(), 8), 0);
+  }
+  auto s = session();
+  ASSERT_NE(s, nullptr);
+  Filter f;
+  f.key = Guid::generate();
+  f.displayData.name = "no connects to 7990";
+  f.layerKey = layerByName("ALE_CONNECT_REDIRECT_V4")->key;
+  f.action.type = ActionType::Block;
+  f.conditions.push_back(
+      {*conditionKeyByName("IP_REMOTE_PORT"), MatchType::Equal, Value::uint16(7990)});
+  const v1::SessionReply added = s->call(addRequest(f));
+  ASSERT_EQ(added.status(), 0u) << added.message();
+  const std::string nsA = ns_.nsA();
+  auto inCgroup = [&](uint16_t port) {
+    return cgroup.runInside(nsA,
+                            [port] { return connectWithin(VethNamespaces::kAddr4B, port, 1500); });
+  };
+  EXPECT_EQ(inCgroup(7990), EPERM) << "refused at connect() by the socket hook";
+  EXPECT_EQ(inCgroup(7991), 0);
+  int outside = -1;
+  ASSERT_EQ(VethNamespaces::runIn(
+                nsA, [&] { outside = connectWithin(VethNamespaces::kAddr4B, 7990, 1500); }),
+            "");
+  EXPECT_EQ(outside, 0) << "a process outside the cgroup is not governed by the socket layers";
+  v1::SessionRequest del;
+  del.mutable_delete_filter()->set_id(added.id());
+  ASSERT_EQ(s->call(del).status(), 0u);
+  EXPECT_EQ(inCgroup(7990), 0) << "the filter is gone";
 }
 
 }  // namespace
