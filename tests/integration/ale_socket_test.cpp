@@ -869,5 +869,104 @@ TEST_F(AleSockets, ResourceAssignmentReleaseAndClosureOfAUdpSocket) {
   EXPECT_EQ(seen_.flowDeletes.begin()->second, 1) << "the socket's close ends its flow once";
 }
 
+// ALE_CONNECT_REDIRECT, asynchronously: classifyFn takes a writable copy and pends; another
+// thread redirects and completes `delay` later (or never).
+struct PendedRedirect {
+  UINT64 handle = 0;
+  UINT64 filterId = 0;
+  FWPS_CONNECT_REQUEST0* req = nullptr;
+};
+std::mutex gPendMu;
+std::vector<PendedRedirect> gPended;
+
+void pendingRedirectClassify(const FWPS_INCOMING_VALUES0*,
+                             const FWPS_INCOMING_METADATA_VALUES0*,
+                             void*,
+                             const void* classifyContext,
+                             const FWPS_FILTER1* filter,
+                             UINT64,
+                             FWPS_CLASSIFY_OUT0* out) {
+  PendedRedirect p;
+  p.filterId = filter->filterId;
+  if (FwpsAcquireClassifyHandle0(const_cast<void*>(classifyContext), 0, &p.handle) !=
+          STATUS_SUCCESS ||
+      FwpsAcquireWritableLayerDataPointer0(
+          p.handle, p.filterId, 0, reinterpret_cast<PVOID*>(&p.req), out) != STATUS_SUCCESS ||
+      FwpsPendClassify0(p.handle, p.filterId, 0, out) != STATUS_SUCCESS) {
+    out->actionType = FWP_ACTION_BLOCK;
+    return;
+  }
+  std::lock_guard lock(gPendMu);
+  gPended.push_back(p);
+}
+
+void completeRedirect(const PendedRedirect& p, uint16_t toPort) {
+  auto* remote = reinterpret_cast<sockaddr_in*>(&p.req->remoteAddressAndPort);
+  inet_pton(AF_INET, "127.0.0.1", &remote->sin_addr);
+  remote->sin_port = htons(toPort);
+  FwpsApplyModifiedLayerData0(p.handle, p.req, 0);
+  FWPS_CLASSIFY_OUT0 out{};
+  out.actionType = FWP_ACTION_PERMIT;
+  FwpsCompleteClassify0(p.handle, 0, &out);
+  FwpsReleaseClassifyHandle0(p.handle);
+}
+
+TEST_F(AleSockets, PendedRedirectCompletedWithinTheWaitAndNeverCompleted) {
+  start(R"({"xfp_policy": 1, "callouts": [)" +
+        calloutDecl(keyText(6).c_str(), "pend redirect", "ALE_CONNECT_REDIRECT_V4") +
+        R"(], "filters": [)" +
+        calloutFilter("pend redirect",
+                      "ALE_CONNECT_REDIRECT_V4",
+                      keyText(6).c_str(),
+                      R"({"field": "IP_REMOTE_PORT", "value": 7620})") +
+        "]}");
+  registerCallout(keyNo(6), pendingRedirectClassify);
+  gPended.clear();
+  const std::string nsA = env_.ns().nsA();
+  // The redirect target: a listener on 127.0.0.1:7621 in A (the test's own socket).
+  dataplane::UniqueFd target = socketIn(nsA, AF_INET, SOCK_STREAM, 3000ms);
+  const Endpoint at = endpoint("127.0.0.1", 7621);
+  ASSERT_EQ(::bind(target.get(), at.sa(), at.len), 0);
+  ASSERT_EQ(::listen(target.get(), 4), 0);
+  std::atomic<bool> stop{false};
+  // Completes each pend 50 ms after it appears, from another thread.
+  std::thread completer([&] {
+    for (int i = 0; i < 400 && !stop.load(); ++i) {
+      std::this_thread::sleep_for(10ms);
+      std::vector<PendedRedirect> ready;
+      {
+        std::lock_guard lock(gPendMu);
+        ready.swap(gPended);
+      }
+      for (const auto& p : ready) {
+        std::this_thread::sleep_for(50ms);
+        completeRedirect(p, 7621);
+      }
+    }
+  });
+  const int completed =
+      cgroup_.runInside(nsA, [] { return connectWithin(VethNamespaces::kAddr4B, 7620, 2000); });
+  EXPECT_EQ(completed, 0) << "the pended connect went on after the completion";
+  setTimeouts(target.get(), 2000ms);
+  dataplane::UniqueFd conn(::accept(target.get(), nullptr, nullptr));
+  EXPECT_TRUE(conn) << "and landed where the completion redirected it";
+  stop = true;
+  completer.join();
+  EXPECT_EQ(env_.runtime().stats().pended.load(), 1u);
+
+  // Never completed: the socket call gives up after its wait (200 ms) with EPERM.
+  const auto before = std::chrono::steady_clock::now();
+  const int abandoned =
+      cgroup_.runInside(nsA, [] { return connectWithin(VethNamespaces::kAddr4B, 7620, 2000); });
+  const auto took = std::chrono::steady_clock::now() - before;
+  EXPECT_EQ(abandoned, EPERM);
+  EXPECT_LT(took, 1500ms) << "bounded by the wait, not by the pend time-out";
+  std::lock_guard lock(gPendMu);
+  ASSERT_EQ(gPended.size(), 1u);
+  // Completing it late changes nothing for the failed call (nobody waits for the answer).
+  completeRedirect(gPended.front(), 7621);
+  gPended.clear();
+}
+
 }  // namespace
 }  // namespace xfp::test
