@@ -129,6 +129,10 @@ void SockHooks::heartbeat() {
   impl_->writeCfg(cfg);
 }
 
+int SockHooks::eventsMapFd() const {
+  return bpf_map__fd(impl_->skel->maps.xfp_sock_events);
+}
+
 int SockHooks::eventsEpollFd() const {
   return ring_buffer__epoll_fd(impl_->rb);
 }

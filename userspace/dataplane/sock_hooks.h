@@ -41,6 +41,9 @@ class SockHooks {
 
   // The ring buffer's epoll fd (readable: events wait) and draining it: fn runs per event.
   [[nodiscard]] int eventsEpollFd() const;
+  // The ring buffer map itself (pollable): several threads that must all be woken each add it to
+  // an epoll instance of their own (waiters of one epoll fd are woken one at a time).
+  [[nodiscard]] int eventsMapFd() const;
   size_t consume(const std::function<void(const xfp_sock_event&)>& fn);
   // Answers the upcall r.seq (all fields written first, seq last).
   void reply(const xfp_sock_reply& r);
