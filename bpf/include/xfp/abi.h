@@ -382,11 +382,11 @@ enum {
 /* Ring-buffer record of a tc-egress punt: this header, then cap_len bytes of the frame. */
 struct xfp_punt_hdr {
   __u32 ifindex;
-  __u32 wire_len; /* skb->len */
-  __u32 cap_len;  /* bytes that follow (the whole frame: larger frames are not punted) */
-  __u32 reason;   /* XFP_PUNT_* */
-  __u32 mark;     /* skb->mark */
-  __u32 gso_size; /* skb->gso_size (0: not a GSO super-packet) */
+  __u32 wire_len;    /* skb->len */
+  __u32 cap_len;     /* bytes that follow (the whole frame: larger frames are not punted) */
+  __u32 reason;      /* XFP_PUNT_* */
+  __u32 mark;        /* skb->mark */
+  __u32 gso_size;    /* skb->gso_size (0: not a GSO super-packet) */
   __u64 sock_cookie; /* bpf_get_socket_cookie(skb): the sending socket (0: none) */
 };
 XFP_STATIC_ASSERT(sizeof(struct xfp_punt_hdr) == 32, "struct xfp_punt_hdr is ABI");
@@ -524,28 +524,28 @@ enum {
   XFP_SOCK_EV_RELEASED = 6,    /* the socket was closed by its last owner (sock_release) */
 };
 enum {
-  XFP_SOCK_F_ACTIVE = 1u << 0,      /* this host opened the connection */
-  XFP_SOCK_F_RECORDS = 1u << 1,     /* the socket carries redirect records (event.records_handle) */
-  XFP_SOCK_F_LISTENING = 1u << 2,   /* released socket was a TCP listener */
-  XFP_SOCK_F_SENDMSG = 1u << 3,     /* request from sendmsg (unconnected UDP), not connect */
+  XFP_SOCK_F_ACTIVE = 1u << 0,    /* this host opened the connection */
+  XFP_SOCK_F_RECORDS = 1u << 1,   /* the socket carries redirect records (event.records_handle) */
+  XFP_SOCK_F_LISTENING = 1u << 2, /* released socket was a TCP listener */
+  XFP_SOCK_F_SENDMSG = 1u << 3,   /* request from sendmsg (unconnected UDP), not connect */
   XFP_SOCK_F_HAD_LOCAL_PORT = 1u << 4, /* connect request of a socket already bound to a port */
 };
 
 struct xfp_sock_event {
-  __u64 cookie; /* bpf_get_socket_cookie(): the endpoint id */
-  __u64 seq;    /* XFP_SOCK_EV_REQUEST: the request's sequence number */
+  __u64 cookie;         /* bpf_get_socket_cookie(): the endpoint id */
+  __u64 seq;            /* XFP_SOCK_EV_REQUEST: the request's sequence number */
   __u64 records_handle; /* XFP_SOCK_F_RECORDS: the redirect handle of the records */
   __u32 type;           /* XFP_SOCK_EV_* */
   __u32 layer;          /* XFP_SOCK_EV_REQUEST: the XFP_SOCK_* layer bit */
   __u32 flags;          /* XFP_SOCK_F_* */
   __u8 proto;           /* IPPROTO_* (from the socket) */
   __u8 v6;
-  __u8 tcp_state;       /* XFP_SOCK_EV_TCP_CLOSED: the state before CLOSE */
+  __u8 tcp_state; /* XFP_SOCK_EV_TCP_CLOSED: the state before CLOSE */
   __u8 _pad0;
-  __u8 local[16];       /* as in struct xfp_pkt: IPv4 in the first 4 bytes, network order */
-  __u8 remote[16];      /* connect requests: the destination asked for */
-  __u16 local_port;     /* host order */
-  __u16 remote_port;    /* host order */
+  __u8 local[16];    /* as in struct xfp_pkt: IPv4 in the first 4 bytes, network order */
+  __u8 remote[16];   /* connect requests: the destination asked for */
+  __u16 local_port;  /* host order */
+  __u16 remote_port; /* host order */
   __u32 _pad1;
   struct xfp_sock_owner owner; /* the calling process; for lifetime events the recorded owner */
   __u64 _reserved;             /* zero; pads the record to 128 bytes */
@@ -602,11 +602,13 @@ struct xfp_redirect_record {
 XFP_STATIC_ASSERT(sizeof(struct xfp_redirect_record) == 112, "struct xfp_redirect_record is ABI");
 
 /* getsockopt/setsockopt level and names the sockopt hook answers (values unused by Linux). */
-#define XFP_SOL 0x5846            /* "XF" */
-#define XFP_SO_REDIRECT_RECORDS 1 /* get: struct xfp_redirect_record of the accepted socket;
-                                   * set: attach that record to this (outgoing) socket */
-#define XFP_SO_ORIGINAL_DST 80    /* at SOL_IP / SOL_IPV6: the redirected connection's original
-                                   * destination as a sockaddr_in / sockaddr_in6 */
+#define XFP_SOL 0x5846 /* "XF" */
+#define XFP_SO_REDIRECT_RECORDS                                \
+  1 /* get: struct xfp_redirect_record of the accepted socket; \
+     * set: attach that record to this (outgoing) socket */
+#define XFP_SO_ORIGINAL_DST                                        \
+  80 /* at SOL_IP / SOL_IPV6: the redirected connection's original \
+      * destination as a sockaddr_in / sockaddr_in6 */
 #define XFP_SOCK_OWNERS (1u << 16)
 #define XFP_REDIRECTS (1u << 14)
 
