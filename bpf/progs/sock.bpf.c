@@ -15,7 +15,9 @@
  * hook polls xfp_sock_replies[seq % XFP_SOCK_SLOTS] with bpf_loop() until the runtime's answer
  * carries its seq or cfg.wait_ns passes. A hook runs in the calling process's context and cannot
  * sleep: the polling CPU does nothing else meanwhile (the kernel is built PREEMPT_NONE here), so
- * the answering thread must be able to run on another CPU.
+ * the answering thread must be able to run on another CPU: at most cfg.max_waiters (CPUs - 1)
+ * hooks wait at once over all xfp_sock objects (xfp_sock_waiters, pinned by user space); a
+ * socket call beyond that fails at once with EAGAIN.
  *
  * What the kernel (6.18) forced, against the first design:
  *   - cgroup/getsockopt and setsockopt programs have no bpf_get_socket_cookie() (the verifier:
@@ -83,6 +85,23 @@ struct {
   __uint(type, BPF_MAP_TYPE_RINGBUF);
   __uint(max_entries, 1u << 20);
 } xfp_sock_events SEC(".maps");
+
+/* key 0: hooks waiting for an answer right now, over every xfp_sock object (user space pins it
+ * at XFP_SOCK_WAITERS_PIN before load, so later objects reuse it) */
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, __u64); /* 64-bit: clang-14 uses a fetching add's result only at that width */
+} xfp_sock_waiters SEC(".maps");
+
+/* key 0: struct xfp_sock_stats */
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct xfp_sock_stats);
+} xfp_sock_stats SEC(".maps");
 
 struct {
   __uint(type, BPF_MAP_TYPE_ARRAY);
@@ -246,29 +265,49 @@ static long xfp_poll_reply(__u32 i, void* data) {
   return bpf_ktime_get_ns() > w->deadline ? 1 : 0;
 }
 
+static __always_inline struct xfp_sock_stats* xfp_stats(void) {
+  __u32 k = 0;
+  return bpf_map_lookup_elem(&xfp_sock_stats, &k);
+}
+
 /* Posts the request ev (type, layer, addresses, owner filled) and waits for the answer.
- * 1: answered PERMIT (w->r holds the answer); 0: refused (BLOCK, no runtime, no answer). */
+ * 1: answered PERMIT (w->r holds the answer); 0: refused (BLOCK, no runtime, no answer: EPERM;
+ * too many hooks waiting already: EAGAIN through bpf_set_retval). */
 static __always_inline int xfp_upcall(struct xfp_sock_event* ev, struct xfp_wait* w) {
   const struct xfp_sock_cfg* cfg = xfp_cfg();
-  if (!cfg) {
+  struct xfp_sock_stats* st = xfp_stats();
+  __u32 k = 0;
+  __u64* waiters = bpf_map_lookup_elem(&xfp_sock_waiters, &k);
+  if (!cfg || !st || !waiters) {
     return 0;
   }
   const __u64 now = bpf_ktime_get_ns();
   const __u64 heartbeat = cfg->heartbeat_ns;
   const __u64 wait = cfg->wait_ns;
   if (heartbeat == 0 || now > heartbeat + XFP_RUNTIME_STALE_NS) {
+    __sync_fetch_and_add(&st->no_runtime, 1);
     return 0;
   }
-  __u32 k = 0;
+  /* One CPU must stay free for the answer. */
+  if (__sync_fetch_and_add(waiters, 1) >= cfg->max_waiters) {
+    __sync_fetch_and_add(waiters, -1);
+    __sync_fetch_and_add(&st->busy, 1);
+    bpf_set_retval(-11 /* EAGAIN */);
+    return 0;
+  }
   __u64* seqp = bpf_map_lookup_elem(&xfp_sock_seq, &k);
   if (!seqp) {
+    __sync_fetch_and_add(waiters, -1);
     return 0;
   }
   const __u64 seq = __sync_fetch_and_add(seqp, 1) + 1;
   ev->seq = seq;
   if (bpf_ringbuf_output(&xfp_sock_events, ev, sizeof(*ev), BPF_RB_FORCE_WAKEUP) != 0) {
+    __sync_fetch_and_add(waiters, -1);
+    __sync_fetch_and_add(&st->no_runtime, 1);
     return 0;
   }
+  __sync_fetch_and_add(&st->upcalls, 1);
   w->seq = seq;
   w->slot = (__u32)(seq % XFP_SOCK_SLOTS);
   w->got = 0;
@@ -278,6 +317,12 @@ static __always_inline int xfp_upcall(struct xfp_sock_event* ev, struct xfp_wait
     if (w->got || bpf_ktime_get_ns() > w->deadline) {
       break;
     }
+  }
+  __sync_fetch_and_add(waiters, -1);
+  if (w->got) {
+    __sync_fetch_and_add(&st->answered, 1);
+  } else {
+    __sync_fetch_and_add(&st->timed_out, 1);
   }
   return w->got && w->r.verdict == XFP_SOCK_PERMIT;
 }

@@ -18,6 +18,7 @@
 
 #include <bpf/bpf.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstring>
@@ -610,6 +611,53 @@ TEST_F(SockHooksTest, AnUnansweredUpcallIsRefusedAfterTheWait) {
   EXPECT_TRUE(waitEvent([&](const xfp_sock_event& e) {
                 return e.type == XFP_SOCK_EV_REQUEST && e.cookie == s->cookie[0];
               }).has_value());
+}
+
+// One CPU stays free for the answer: with one hook waiting on this 2-CPU machine (max_waiters =
+// CPUs - 1), a second socket call at an active layer fails at once with EAGAIN instead of taking
+// the last CPU; the stats count both.
+TEST_F(SockHooksTest, ASecondWaiterBeyondTheCpusLeftFailsAtOnceWithEagain) {
+  answer_ = false;
+  hooks_->configure(
+      XFP_SOCK_CONNECT_REDIRECT_V4, 600'000'000ull, static_cast<uint32_t>(::getpid()));
+  const xfp_sock_stats before = hooks_->stats();
+  Shared* s = shared_;
+  const pid_t first = cgroup_.spawnInside(ns_, [s] {
+    pinChild();  // CPU 0, where it will spin
+    s->stage = 1;
+    s->ret[0] = connectTo(tcpSocket(), loop4(kPortB));
+    s->err[0] = errno;
+    return 0;
+  });
+  ASSERT_GT(first, 0);
+  ASSERT_TRUE(waitStage(1, 2000ms));
+  std::this_thread::sleep_for(100ms);  // the first is waiting now
+  const pid_t second = cgroup_.spawnInside(ns_, [s] {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(1, &set);
+    sched_setaffinity(0, sizeof set, &set);
+    const auto t0 = std::chrono::steady_clock::now();
+    s->ret[1] = connectTo(tcpSocket(), loop4(kPortB));
+    s->err[1] = errno;
+    s->port[1] = static_cast<uint16_t>(std::min<long>(
+        65535,
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+            .count()));
+    return 0;
+  });
+  ASSERT_GT(second, 0);
+  EXPECT_EQ(cgroup_.wait(second, 5s), 0);
+  EXPECT_EQ(cgroup_.wait(first, 5s), 0);
+  EXPECT_EQ(s->ret[1], -1);
+  EXPECT_EQ(s->err[1], EAGAIN);
+  EXPECT_LT(s->port[1], 300) << "ms: refused at once, not after the wait";
+  EXPECT_EQ(s->ret[0], -1);
+  EXPECT_EQ(s->err[0], EPERM) << "the first one waited and was not answered";
+  const xfp_sock_stats after = hooks_->stats();
+  EXPECT_EQ(after.busy - before.busy, 1u);
+  EXPECT_EQ(after.timed_out - before.timed_out, 1u);
+  EXPECT_EQ(after.upcalls - before.upcalls, 1u);
 }
 
 TEST_F(SockHooksTest, ConnectRedirectLandsOnTheProxyWhichReadsTheOriginalDestination) {

@@ -280,9 +280,10 @@ class AleSockets : public ::testing::Test {
   }
 
   // The runtime with `policyJson`, its socket hooks on the test's cgroup.
-  void start(const std::string& policyJson) {
+  void start(const std::string& policyJson,
+             std::chrono::milliseconds wait = std::chrono::milliseconds(200)) {
     ASSERT_EQ(env_.setUp(policyJson), "");
-    auto r = env_.runtime().attachCgroup(cgroup_.path());
+    auto r = env_.runtime().attachCgroup(cgroup_.path(), wait);
     ASSERT_TRUE(r) << r.error().message;
   }
 
@@ -913,13 +914,14 @@ void completeRedirect(const PendedRedirect& p, uint16_t toPort) {
 
 TEST_F(AleSockets, PendedRedirectCompletedWithinTheWaitAndNeverCompleted) {
   start(R"({"xfp_policy": 1, "callouts": [)" +
-        calloutDecl(keyText(6).c_str(), "pend redirect", "ALE_CONNECT_REDIRECT_V4") +
-        R"(], "filters": [)" +
-        calloutFilter("pend redirect",
-                      "ALE_CONNECT_REDIRECT_V4",
-                      keyText(6).c_str(),
-                      R"({"field": "IP_REMOTE_PORT", "value": 7620})") +
-        "]}");
+            calloutDecl(keyText(6).c_str(), "pend redirect", "ALE_CONNECT_REDIRECT_V4") +
+            R"(], "filters": [)" +
+            calloutFilter("pend redirect",
+                          "ALE_CONNECT_REDIRECT_V4",
+                          keyText(6).c_str(),
+                          R"({"field": "IP_REMOTE_PORT", "value": 7620})") +
+            "]}",
+        1000ms);  // room for the 50 ms pend on a loaded machine
   registerCallout(keyNo(6), pendingRedirectClassify);
   gPended.clear();
   const std::string nsA = env_.ns().nsA();
@@ -954,18 +956,101 @@ TEST_F(AleSockets, PendedRedirectCompletedWithinTheWaitAndNeverCompleted) {
   completer.join();
   EXPECT_EQ(env_.runtime().stats().pended.load(), 1u);
 
-  // Never completed: the socket call gives up after its wait (200 ms) with EPERM.
+  // Never completed: the socket call gives up after its wait (1 s here) with EPERM.
   const auto before = std::chrono::steady_clock::now();
   const int abandoned =
       cgroup_.runInside(nsA, [] { return connectWithin(VethNamespaces::kAddr4B, 7620, 2000); });
   const auto took = std::chrono::steady_clock::now() - before;
   EXPECT_EQ(abandoned, EPERM);
-  EXPECT_LT(took, 1500ms) << "bounded by the wait, not by the pend time-out";
+  EXPECT_LT(took, 3000ms) << "bounded by the wait, not by the pend time-out (30 s)";
   std::lock_guard lock(gPendMu);
   ASSERT_EQ(gPended.size(), 1u);
   // Completing it late changes nothing for the failed call (nobody waits for the answer).
   completeRedirect(gPended.front(), 7621);
   gPended.clear();
+}
+
+TEST_F(AleSockets, RecvAcceptSeesTheListenersIdentity) {
+  start(R"({"xfp_policy": 1, "callouts": [)" +
+        calloutDecl(keyText(7).c_str(), "who accepts", "ALE_AUTH_RECV_ACCEPT_V4") +
+        R"(], "filters": [
+      {"name": "cgroup listeners", "layer": "ALE_AUTH_RECV_ACCEPT_V4", "action": "block",
+       "conditions": [{"field": "ALE_PACKAGE_ID", "value": "cgroup:)" +
+        cgroup_.path() + R"("}, {"field": "IP_LOCAL_PORT", "value": 7505}]},
+      )" +
+        calloutFilter("who accepts",
+                      "ALE_AUTH_RECV_ACCEPT_V4",
+                      keyText(7).c_str(),
+                      R"({"field": "IP_LOCAL_PORT", "value": 7507})") +
+        "]}");
+  registerCallout(keyNo(7), inspectClassify);
+  const std::string nsA = env_.ns().nsA();
+  // A listener of the cgroup in A; 0 when it accepted a connection within 1.5 s.
+  auto listener = [&](uint16_t port, pid_t* pid) {
+    int ready[2];
+    EXPECT_EQ(::pipe(ready), 0);
+    *pid = cgroup_.spawnInside(nsA, [&, port] {
+      ::close(ready[0]);
+      const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+      const Endpoint at = endpoint(VethNamespaces::kAddr4A, port);
+      if (::bind(fd, at.sa(), at.len) != 0 || ::listen(fd, 4) != 0) {
+        return 90;
+      }
+      (void)!::write(ready[1], "r", 1);
+      pollfd p{fd, POLLIN, 0};
+      return ::poll(&p, 1, 1500) == 1 ? 0 : 1;
+    });
+    ::close(ready[1]);
+    char c = 0;
+    EXPECT_EQ(::read(ready[0], &c, 1), 1);
+    ::close(ready[0]);
+  };
+  auto connectFromB = [&](uint16_t port) {
+    int r = -1;
+    EXPECT_EQ(VethNamespaces::runIn(
+                  env_.ns().nsB(), [&] { r = connectWithin(VethNamespaces::kAddr4A, port, 1000); }),
+              "");
+    return r;
+  };
+  pid_t blocked = 0;
+  listener(7505, &blocked);
+  EXPECT_EQ(connectFromB(7505), ETIMEDOUT) << "the cgroup's listener is blocked at recv-accept";
+  EXPECT_EQ(cgroup_.wait(blocked, 5s), 1);
+  // Its release reaches the endpoint table asynchronously: wait until it is gone.
+  FWPS_ALE_ENDPOINT_ENUM_TEMPLATE0 tmpl{};
+  tmpl.localPort.type = FWP_UINT16;
+  tmpl.localPort.uint16 = 7505;
+  EXPECT_TRUE(waitFor(
+      [&] {
+        HANDLE e = nullptr;
+        FWPS_ALE_ENDPOINT_PROPERTIES0** entries = nullptr;
+        UINT32 n = 1;
+        const HANDLE engine = reinterpret_cast<HANDLE>(1);
+        if (FwpsAleEndpointCreateEnumHandle0(engine, &tmpl, &e) == STATUS_SUCCESS) {
+          (void)FwpsAleEndpointEnum0(engine, e, 4, &entries, &n);
+          FwpmFreeMemory0(reinterpret_cast<void**>(&entries));
+          (void)FwpsAleEndpointDestroyEnumHandle0(engine, e);
+        }
+        return n == 0;
+      },
+      3s));
+  // The same port served by a listener outside the cgroup (no identity): permitted.
+  dataplane::UniqueFd outside = socketIn(nsA, AF_INET, SOCK_STREAM, 2000ms);
+  const Endpoint at = endpoint(VethNamespaces::kAddr4A, 7505);
+  int one = 1;
+  ::setsockopt(outside.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  ASSERT_EQ(::bind(outside.get(), at.sa(), at.len), 0);
+  ASSERT_EQ(::listen(outside.get(), 4), 0);
+  EXPECT_EQ(connectFromB(7505), 0);
+  outside.reset();
+  // The callout at 7507 sees the listener's pid.
+  pid_t seenPid = 0;
+  listener(7507, &seenPid);
+  EXPECT_EQ(connectFromB(7507), 0);
+  EXPECT_EQ(cgroup_.wait(seenPid, 5s), 0);
+  std::lock_guard lock(seen_.mu);
+  ASSERT_EQ(seen_.processIds.size(), 1u);
+  EXPECT_EQ(seen_.processIds[0], static_cast<uint64_t>(seenPid));
 }
 
 }  // namespace

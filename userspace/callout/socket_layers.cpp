@@ -225,20 +225,33 @@ void RuntimeImpl::responderLoop(unsigned cpu) {
 }
 
 void RuntimeImpl::sockEventLoop() {
+  // A non-TCP socket's flows end a little after its release: a datagram it sent just before
+  // closing may still be on its way through the punt path, and its flow must exist to be ended.
+  // (The endpoint itself goes at once, so a new socket on the same port is not mistaken for it.)
+  constexpr auto kReleaseGrace = std::chrono::milliseconds(200);
+  std::deque<std::pair<Clock::time_point, xfp_sock_event>> released;
   for (;;) {
     std::deque<xfp_sock_event> todo;
     {
       std::unique_lock lock(sockEventMu);
-      sockEventCv.wait_for(lock, std::chrono::milliseconds(100), [&] {
+      sockEventCv.wait_for(lock, std::chrono::milliseconds(released.empty() ? 100 : 20), [&] {
         return stopping.load() || !sockEvents.empty();
       });
       todo.swap(sockEvents);
-      if (todo.empty() && stopping.load()) {
-        return;
-      }
     }
     for (const auto& ev : todo) {
       onSockEvent(ev);
+      if (ev.type == XFP_SOCK_EV_RELEASED && ev.proto != IPPROTO_TCP) {
+        released.emplace_back(Clock::now() + kReleaseGrace, ev);
+      }
+    }
+    const bool last = stopping.load();
+    while (!released.empty() && (last || released.front().first <= Clock::now())) {
+      endFlowsOf(released.front().second, true);
+      released.pop_front();
+    }
+    if (last && todo.empty() && released.empty()) {
+      return;
     }
   }
 }
@@ -347,6 +360,18 @@ void RuntimeImpl::finishSock(Indication& ind, bool permit) {
   const uint16_t layerId = ind.layers.empty() ? 0 : ind.layers.front();
   const SockLayerIds& k = sids();
   const xfp_sock_event& ev = req->ev;
+  if (permit && (layerId == k.assign4 || layerId == k.assign6)) {
+    // Into the endpoint table before the answer: the socket's release may follow right after.
+    std::lock_guard lock(endpointMu);
+    Endpoint& e = endpoints[ev.cookie];
+    e.id = ev.cookie;
+    e.v6 = ev.v6 != 0;
+    e.proto = ev.proto;
+    std::memcpy(e.local, ev.local, 16);
+    e.localPort = ev.local_port;
+    e.assigned = true;
+    e.who = req->who;
+  }
   if (req->upcall && sockHooks) {
     xfp_sock_reply r{};
     r.seq = ev.seq;
@@ -383,16 +408,9 @@ void RuntimeImpl::finishSock(Indication& ind, bool permit) {
       permit = false;
     }
   }
-  if (permit && (layerId == k.assign4 || layerId == k.assign6)) {
+  if (!permit && (layerId == k.assign4 || layerId == k.assign6)) {
     std::lock_guard lock(endpointMu);
-    Endpoint& e = endpoints[ev.cookie];
-    e.id = ev.cookie;
-    e.v6 = ev.v6 != 0;
-    e.proto = ev.proto;
-    std::memcpy(e.local, ev.local, 16);
-    e.localPort = ev.local_port;
-    e.assigned = true;
-    e.who = req->who;
+    endpoints.erase(ev.cookie);  // refused (or the answer failed closed): not assigned
   }
   if (!permit && (layerId == k.established4 || layerId == k.established6)) {
     // A BLOCK at flow established ends the flow: its packets are dropped from now on.
@@ -518,9 +536,6 @@ void RuntimeImpl::onSockEvent(const xfp_sock_event& ev) {
       // Endpoint closure: once per non-TCP socket, and for every TCP listener.
       if (ev.proto != IPPROTO_TCP || (ev.flags & XFP_SOCK_F_LISTENING) != 0) {
         classify(v6 ? k.closure6 : k.closure4, who);
-      }
-      if (ev.proto != IPPROTO_TCP) {
-        endFlowsOf(ev, true);
       }
       // Resource release: once for every resource assignment.
       if (known && e.assigned) {

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -10,6 +11,7 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstring>
+#include <mutex>
 #include <vector>
 
 #include "userspace/dataplane/mmap_array.h"
@@ -20,6 +22,7 @@
 namespace xfp::dataplane {
 
 struct SockHooksImpl {
+  std::mutex cfgMu;  // configure() and heartbeat() rewrite one map value from different threads
   std::string cgroupPath;
   uint64_t cgroupId = 0;
   Skeleton<xfp_sock> skel;
@@ -64,9 +67,18 @@ struct SockHooksImpl {
 };
 
 BpfResult<std::unique_ptr<SockHooks>> SockHooks::attach(const std::string& cgroupPath) {
-  auto skel = Skeleton<xfp_sock>::openAndLoad("xfp_sock");
+  auto skel = Skeleton<xfp_sock>::open("xfp_sock");
   if (!skel) {
     return tl::unexpected(skel.error());
+  }
+  // The count of waiting hooks is shared by every xfp_sock object of the system: libbpf reuses
+  // the pinned map, or creates and pins it.
+  if (int err = bpf_map__set_pin_path((*skel)->maps.xfp_sock_waiters, XFP_SOCK_WAITERS_PIN);
+      err != 0) {
+    return bpfFailure(err, "pin path of xfp_sock_waiters");
+  }
+  if (auto loaded = skel->load(); !loaded) {
+    return tl::unexpected(loaded.error());
   }
   auto impl = std::make_unique<SockHooksImpl>(std::move(*skel));
   impl->cgroupPath = cgroupPath;
@@ -113,14 +125,26 @@ SockHooks::SockHooks(std::unique_ptr<SockHooksImpl> impl) : impl_(std::move(impl
 SockHooks::~SockHooks() = default;
 
 void SockHooks::configure(uint32_t layers, uint64_t waitNs, uint32_t runtimeTgid) {
+  std::lock_guard lock(impl_->cfgMu);
   xfp_sock_cfg cfg = impl_->readCfg();  // keeps the heartbeat
   cfg.layers = layers;
   cfg.wait_ns = waitNs;
   cfg.runtime_tgid = runtimeTgid;
+  // One CPU stays free for the answer (a waiting hook holds its CPU).
+  const long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
+  cfg.max_waiters = cpus > 1 ? static_cast<uint32_t>(cpus - 1) : 0;
   impl_->writeCfg(cfg);
 }
 
+xfp_sock_stats SockHooks::stats() const {
+  xfp_sock_stats st{};
+  const uint32_t key = 0;
+  bpf_map_lookup_elem(bpf_map__fd(impl_->skel->maps.xfp_sock_stats), &key, &st);
+  return st;
+}
+
 void SockHooks::heartbeat() {
+  std::lock_guard lock(impl_->cfgMu);
   timespec ts{};
   ::clock_gettime(CLOCK_MONOTONIC, &ts);  // bpf_ktime_get_ns()'s clock
   xfp_sock_cfg cfg = impl_->readCfg();

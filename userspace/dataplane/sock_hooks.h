@@ -33,8 +33,12 @@ class SockHooks {
   SockHooks& operator=(const SockHooks&) = delete;
 
   // Which socket calls are upcalls (XFP_SOCK_* bits), how long a hook waits for the answer, and
-  // the process whose own calls are never upcalls (the one answering them).
+  // the process whose own calls are never upcalls (the one answering them). At most CPUs - 1
+  // hooks wait at once, system-wide; beyond that a socket call fails with EAGAIN.
   void configure(uint32_t layers, uint64_t waitNs, uint32_t runtimeTgid);
+  // What became of the upcalls of this object (posted, answered, timed out, refused as busy or
+  // for want of a runtime).
+  [[nodiscard]] xfp_sock_stats stats() const;
   // Proves the answering side is alive (CLOCK_MONOTONIC now); without a fresh heartbeat an
   // upcall is refused at once (EPERM).
   void heartbeat();

@@ -500,8 +500,27 @@ struct xfp_sock_cfg {
   __u64 wait_ns;      /* how long an upcall waits for its answer */
   __u32 layers;       /* XFP_SOCK_*: the layers whose socket calls are upcalls */
   __u32 runtime_tgid; /* the runtime's own socket calls are never upcalls (it answers them) */
+  __u32 max_waiters;  /* upcalls waiting at once, system-wide (xfp_sock_waiters); beyond: EAGAIN */
+  __u32 _pad;
 };
-XFP_STATIC_ASSERT(sizeof(struct xfp_sock_cfg) == 24, "struct xfp_sock_cfg is ABI");
+XFP_STATIC_ASSERT(sizeof(struct xfp_sock_cfg) == 32, "struct xfp_sock_cfg is ABI");
+
+/* A waiting hook holds its CPU (no sleeping in BPF; the kernel may not preempt it), and the
+ * answer needs a CPU for the runtime: at most max_waiters (the CPU count - 1) hooks wait at once,
+ * counted in xfp_sock_waiters, which every xfp_sock object shares (pinned at
+ * XFP_SOCK_WAITERS_PIN). A socket call beyond that fails at once with EAGAIN instead of taking
+ * the last CPU. */
+#define XFP_SOCK_WAITERS_PIN "/sys/fs/bpf/xfp_sock_waiters"
+
+/* key 0 of xfp_sock_stats: what became of the upcalls (atomic adds) */
+struct xfp_sock_stats {
+  __u64 upcalls;    /* requests posted */
+  __u64 answered;   /* answers received in time */
+  __u64 timed_out;  /* no answer within wait_ns: EPERM */
+  __u64 busy;       /* max_waiters reached: EAGAIN, nothing posted */
+  __u64 no_runtime; /* no fresh heartbeat, or the ring was full: EPERM, nothing posted */
+};
+XFP_STATIC_ASSERT(sizeof(struct xfp_sock_stats) == 40, "struct xfp_sock_stats is ABI");
 
 /* The process that owns a socket: recorded at creation (cgroup/sock_create) and refreshed by the
  * calls that name a process (bind, connect, sendmsg). */
