@@ -274,6 +274,7 @@ static __always_inline struct xfp_sock_stats* xfp_stats(void) {
  * 1: answered PERMIT (w->r holds the answer); 0: refused (BLOCK, no runtime, no answer: EPERM;
  * too many hooks waiting already: EAGAIN through bpf_set_retval). */
 static __always_inline int xfp_upcall(struct xfp_sock_event* ev, struct xfp_wait* w) {
+  w->got = 0; /* callers read it on every path */
   const struct xfp_sock_cfg* cfg = xfp_cfg();
   struct xfp_sock_stats* st = xfp_stats();
   __u32 k = 0;
@@ -700,6 +701,8 @@ int xfp_sockops(struct bpf_sock_ops* skops) {
       xfp_ops_key(skops, &key);
       bpf_map_update_elem(&xfp_redirects, &key, rec, BPF_ANY);
       bpf_map_delete_elem(&xfp_redirect_pending, &cookie);
+      /* The record goes at TCP_CLOSE: also when the connection never establishes. */
+      bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
     }
     return 1;
   }

@@ -976,7 +976,8 @@ TEST_F(AleSockets, RecvAcceptSeesTheListenersIdentity) {
         R"(], "filters": [
       {"name": "cgroup listeners", "layer": "ALE_AUTH_RECV_ACCEPT_V4", "action": "block",
        "conditions": [{"field": "ALE_PACKAGE_ID", "value": "cgroup:)" +
-        cgroup_.path() + R"("}, {"field": "IP_LOCAL_PORT", "value": 7505}]},
+        cgroup_.path() + R"("}, {"field": "IP_LOCAL_PORT", "value": 7505},
+                      {"field": "IP_LOCAL_PORT", "value": 7506}]},
       )" +
         calloutFilter("who accepts",
                       "ALE_AUTH_RECV_ACCEPT_V4",
@@ -986,13 +987,14 @@ TEST_F(AleSockets, RecvAcceptSeesTheListenersIdentity) {
   registerCallout(keyNo(7), inspectClassify);
   const std::string nsA = env_.ns().nsA();
   // A listener of the cgroup in A; 0 when it accepted a connection within 1.5 s.
-  auto listener = [&](uint16_t port, pid_t* pid) {
+  auto listener = [&](uint16_t port, pid_t* pid, bool dualStack = false) {
     int ready[2];
     EXPECT_EQ(::pipe(ready), 0);
-    *pid = cgroup_.spawnInside(nsA, [&, port] {
+    *pid = cgroup_.spawnInside(nsA, [&, port, dualStack] {
       ::close(ready[0]);
-      const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-      const Endpoint at = endpoint(VethNamespaces::kAddr4A, port);
+      // dualStack: [::]:port without IPV6_V6ONLY, which takes IPv4 connections too
+      const Endpoint at = endpoint(dualStack ? "::" : VethNamespaces::kAddr4A, port);
+      const int fd = ::socket(at.family, SOCK_STREAM, 0);
       if (::bind(fd, at.sa(), at.len) != 0 || ::listen(fd, 4) != 0) {
         return 90;
       }
@@ -1016,6 +1018,11 @@ TEST_F(AleSockets, RecvAcceptSeesTheListenersIdentity) {
   listener(7505, &blocked);
   EXPECT_EQ(connectFromB(7505), ETIMEDOUT) << "the cgroup's listener is blocked at recv-accept";
   EXPECT_EQ(cgroup_.wait(blocked, 5s), 1);
+  // A dual-stack listener's IPv4 connections are IPv4 for WFP: the _V4 filter decides.
+  pid_t dual = 0;
+  listener(7506, &dual, true);
+  EXPECT_EQ(connectFromB(7506), ETIMEDOUT) << "the [::] listener of the cgroup is identified";
+  EXPECT_EQ(cgroup_.wait(dual, 5s), 1);
   // Its release reaches the endpoint table asynchronously: wait until it is gone.
   FWPS_ALE_ENDPOINT_ENUM_TEMPLATE0 tmpl{};
   tmpl.localPort.type = FWP_UINT16;

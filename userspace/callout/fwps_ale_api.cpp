@@ -3,6 +3,7 @@
 // and ALE endpoint enumeration with its security descriptor.
 #include <arpa/inet.h>
 #include <fwpsk.h>
+#include <sys/random.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -252,8 +253,15 @@ NTSTATUS FwpsRedirectHandleCreate0(const GUID* providerGuid, UINT32 flags, HANDL
   if (providerGuid == nullptr || redirectHandle == nullptr || flags != 0) {
     return STATUS_INVALID_PARAMETER;
   }
+  // Random, not sequential: a process in the cgroup can attach any records to its sockets
+  // (setsockopt), so a handle must not be guessable.
+  uint64_t h = 0;
   std::lock_guard lock(rt->redirectMu);
-  const uint64_t h = rt->nextRedirectHandle++;
+  while (h == 0 || rt->redirectHandles.count(h) != 0) {
+    if (::getrandom(&h, sizeof h, 0) != static_cast<ssize_t>(sizeof h)) {
+      return STATUS_INSUFFICIENT_RESOURCES;
+    }
+  }
   rt->redirectHandles[h] = *providerGuid;
   *redirectHandle = reinterpret_cast<HANDLE>(h);
   return STATUS_SUCCESS;
@@ -277,6 +285,14 @@ FWPS_CONNECTION_REDIRECT_STATE FwpsQueryConnectionRedirectState0(HANDLE redirect
   const auto* records = static_cast<const RedirectRecords*>(redirectRecords);
   if (records == nullptr || records->handle == 0) {
     return FWPS_CONNECTION_NOT_REDIRECTED;
+  }
+  RuntimeImpl* rt = activeRuntime();
+  if (rt != nullptr) {
+    // Records naming no live handle were not issued by a redirect of this runtime.
+    std::lock_guard lock(rt->redirectMu);
+    if (rt->redirectHandles.count(records->handle) == 0) {
+      return FWPS_CONNECTION_NOT_REDIRECTED;
+    }
   }
   return records->handle == reinterpret_cast<uint64_t>(redirectHandle)
              ? FWPS_CONNECTION_REDIRECTED_BY_SELF
@@ -346,7 +362,9 @@ NTSTATUS FwpsAleEndpointEnum0(HANDLE engineHandle,
   }
   *entries = nullptr;
   *numEntriesReturned = 0;
-  std::vector<uint64_t> take;
+  // A page is short only when nothing more matches (wfp-model.md §6.5): endpoints closed since
+  // the snapshot are skipped and the next ids taken instead.
+  std::vector<Endpoint> live;
   {
     std::lock_guard lock(rt->endpointEnumMu);
     auto it = rt->endpointEnums.find(reinterpret_cast<uint64_t>(enumHandle));
@@ -354,20 +372,15 @@ NTSTATUS FwpsAleEndpointEnum0(HANDLE engineHandle,
       return STATUS_INVALID_HANDLE;
     }
     auto& left = it->second;
-    const size_t n = std::min<size_t>(numEntriesRequested, left.size());
-    take.assign(left.begin(), left.begin() + static_cast<long>(n));
-    left.erase(left.begin(), left.begin() + static_cast<long>(n));
-  }
-  // Endpoints that closed since the snapshot are skipped. One block: the pointer array, then
-  // each entry with its app id.
-  std::vector<Endpoint> live;
-  {
-    std::lock_guard lock(rt->endpointMu);
-    for (uint64_t id : take) {
-      if (auto it = rt->endpoints.find(id); it != rt->endpoints.end()) {
-        live.push_back(it->second);
+    std::lock_guard elock(rt->endpointMu);
+    size_t used = 0;
+    while (used < left.size() && live.size() < numEntriesRequested) {
+      if (auto e = rt->endpoints.find(left[used]); e != rt->endpoints.end()) {
+        live.push_back(e->second);
       }
+      ++used;
     }
+    left.erase(left.begin(), left.begin() + static_cast<long>(used));
   }
   if (live.empty()) {
     return STATUS_SUCCESS;

@@ -251,7 +251,11 @@ class Invoker final : public CalloutRegistry {
       }
     }
     // Socket layers: the request as the callouts before this one left it (wfp-model.md §6.2).
-    void* layerData = ind_.sock ? ind_.sock->currentLayerData() : layerData_;
+    void* layerData = layerData_;
+    if (ind_.sock) {
+      std::lock_guard lock(rt_.pendMu);  // a pended callout may acquire/apply meanwhile
+      layerData = ind_.sock->currentLayerData();
+    }
     FWPS_CLASSIFY_OUT0 co{};
     co.actionType = static_cast<FWP_ACTION_TYPE>(out.actionType);
     co.rights = out.rights;
@@ -460,8 +464,8 @@ void RuntimeImpl::heartbeat(bool alive) {
   r.heartbeat_ns = alive ? monotonicNs() : 0;
   r.pid = static_cast<uint32_t>(::getpid());
   bpf_map_update_elem(runtimeFd, &zero, &r, BPF_ANY);
-  if (sockHooks && alive) {
-    sockHooks->heartbeat();
+  if (dataplane::SockHooks* hooks = liveSockHooks.load(); hooks != nullptr && alive) {
+    hooks->heartbeat();
   }
 }
 
@@ -1360,9 +1364,8 @@ Result<void> RuntimeImpl::publishLocked(std::shared_ptr<const Policy> published)
   writeAleCfg(layers);
   // Socket layers: which socket calls must wait for an answer.
   sockLayerBits.store(sockLayersOf(pol));
-  if (sockHooks) {
-    sockHooks->configure(
-        sockLayerBits.load(), sockWaitNs.load(), static_cast<uint32_t>(::getpid()));
+  if (dataplane::SockHooks* hooks = liveSockHooks.load(); hooks != nullptr) {
+    hooks->configure(sockLayerBits.load(), sockWaitNs.load(), static_cast<uint32_t>(::getpid()));
   }
   return {};
 }

@@ -66,6 +66,7 @@ struct RuntimeStats {
   std::atomic<uint64_t> sockRequests{0};    // socket calls answered (bind/connect/assignment)
   std::atomic<uint64_t> sockRedirected{0};  // connects sent elsewhere by a callout
   std::atomic<uint64_t> sockEvents{0};      // socket lifetime events taken
+  std::atomic<uint64_t> sockLate{0};        // answers ready after the socket call gave up
 };
 
 class PluginHost;

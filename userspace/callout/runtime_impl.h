@@ -105,6 +105,7 @@ struct SockRequest {
   RedirectRecords records;
   sockaddr_storage originalDestination{};
   bool finished = false;
+  Clock::time_point deadline{};  // upcalls: when the hook stops waiting
   // The version classifyFn sees as layerData (read-only view), nullptr at layers without data.
   void* currentLayerData();
 };
@@ -121,6 +122,7 @@ struct Endpoint {
   bool listening = false;
   bool assigned = false;  // a RESOURCE_ASSIGNMENT was indicated (RELEASE follows once)
   bool connected = false;
+  bool released = false;  // the socket is closed, its TCP connection not yet (TCP_CLOSED to come)
   ProcessIdentity who;
 };
 
@@ -255,6 +257,9 @@ struct RuntimeImpl {
   // spins on the CPU it runs on, so an answer must be able to come from another one), lifetime
   // events classified in order by one thread.
   std::unique_ptr<dataplane::SockHooks> sockHooks;
+  // What threads other than the responders and the event thread read (set after attach, cleared
+  // before the hooks go): heartbeat, publish, identity lookups, late answers.
+  std::atomic<dataplane::SockHooks*> liveSockHooks{nullptr};
   std::atomic<uint32_t> sockLayerBits{0};
   std::atomic<uint64_t> sockWaitNs{200'000'000};
   std::mutex sockConsumeMu;
@@ -268,7 +273,6 @@ struct RuntimeImpl {
   // Redirect handles (FwpsRedirectHandleCreate0): id -> provider key.
   std::mutex redirectMu;
   std::map<uint64_t, GUID> redirectHandles;
-  uint64_t nextRedirectHandle = 1;
   // Endpoint enumeration handles (FwpsAleEndpointCreateEnumHandle0) and the enumeration's
   // security descriptor (FwpsAleEndpointGet/SetSecurityInfo0).
   std::mutex endpointEnumMu;

@@ -104,6 +104,31 @@ bool isZero(const uint8_t* a) {
   return std::all_of(a, a + 16, [](uint8_t b) { return b == 0; });
 }
 
+bool isMapped(const uint8_t* a) {
+  static const uint8_t prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  return std::memcmp(a, prefix, 12) == 0;
+}
+
+// A dual-stack socket's IPv4 traffic (addresses ::ffff:a.b.c.d) is IPv4 for WFP: the _V4 layers
+// classify it and the packet path keys its flows as IPv4.
+void normalizeMapped(xfp_sock_event& ev) {
+  if (ev.v6 == 0) {
+    return;
+  }
+  const bool localOk = isMapped(ev.local) || isZero(ev.local);
+  const bool remoteOk = isMapped(ev.remote) || isZero(ev.remote);
+  if (!localOk || !remoteOk || (!isMapped(ev.local) && !isMapped(ev.remote))) {
+    return;
+  }
+  for (uint8_t* a : {ev.local, ev.remote}) {
+    uint8_t v4[4];
+    std::memcpy(v4, a + 12, 4);  // the unspecified address stays all zero
+    std::memset(a, 0, 16);
+    std::memcpy(a, v4, 4);
+  }
+  ev.v6 = 0;
+}
+
 uint32_t layerBit(uint16_t id) {
   const SockLayerIds& k = sids();
   return id == k.bind4      ? XFP_SOCK_BIND_REDIRECT_V4
@@ -152,10 +177,20 @@ Result<void> RuntimeImpl::attachSockHooks(const std::string& cgroupPath) {
   sockHooks = std::move(*hooks);
   sockHooks->configure(sockLayerBits.load(), sockWaitNs.load(), static_cast<uint32_t>(::getpid()));
   sockHooks->heartbeat();
+  liveSockHooks.store(sockHooks.get());  // from now on other threads use it
+  // Again: a publish between the first configure and the store above told nobody.
+  sockHooks->configure(sockLayerBits.load(), sockWaitNs.load(), static_cast<uint32_t>(::getpid()));
   sockEventThread = std::thread([this] { sockEventLoop(); });
-  const unsigned cpus = std::max(1u, std::thread::hardware_concurrency());
-  for (unsigned cpu = 0; cpu < cpus; ++cpu) {
-    responders.emplace_back([this, cpu] { responderLoop(cpu); });
+  // One responder per CPU this process may run on (its cpuset / affinity, not all CPUs).
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  if (::sched_getaffinity(0, sizeof allowed, &allowed) != 0) {
+    CPU_SET(0, &allowed);
+  }
+  for (unsigned cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (CPU_ISSET(cpu, &allowed)) {
+      responders.emplace_back([this, cpu] { responderLoop(cpu); });
+    }
   }
   return {};
 }
@@ -173,6 +208,7 @@ void RuntimeImpl::stopSockHooks() {
     sockEventThread.join();
   }
   // Detaching the hooks: from here socket calls below the cgroup are no longer classified.
+  liveSockHooks.store(nullptr);
   sockHooks.reset();
 }
 
@@ -203,22 +239,28 @@ void RuntimeImpl::responderLoop(unsigned cpu) {
       continue;
     }
     batch.clear();
-    {
-      std::lock_guard lock(sockConsumeMu);
-      sockHooks->consume([&](const xfp_sock_event& ev) { batch.push_back(ev); });
-    }
     bool queued = false;
-    for (const auto& ev : batch) {
-      if (ev.type == XFP_SOCK_EV_REQUEST) {
-        onSockRequest(ev);
-      } else {
-        std::lock_guard lock(sockEventMu);
-        sockEvents.push_back(ev);
+    {
+      // Lifetime events reach the event thread in ring order (a later batch consumed by another
+      // responder cannot overtake them); requests are answered after the lock is released.
+      std::lock_guard lock(sockConsumeMu);
+      sockHooks->consume([&](const xfp_sock_event& ev) {
+        if (ev.type == XFP_SOCK_EV_REQUEST) {
+          batch.push_back(ev);
+          return;
+        }
+        xfp_sock_event normalized = ev;
+        normalizeMapped(normalized);
+        std::lock_guard qlock(sockEventMu);
+        sockEvents.push_back(normalized);
         queued = true;
-      }
+      });
     }
     if (queued) {
       sockEventCv.notify_one();
+    }
+    for (const auto& ev : batch) {
+      onSockRequest(ev);
     }
   }
   ::close(fd);
@@ -269,8 +311,9 @@ ProcessIdentity RuntimeImpl::ownerIdentity(uint64_t cookie, const xfp_sock_owner
       return it->second.who;
     }
   }
-  if (sockHooks && cookie != 0) {
-    if (auto o = sockHooks->owner(cookie)) {
+  dataplane::SockHooks* hooks = liveSockHooks.load();
+  if (hooks != nullptr && cookie != 0) {
+    if (auto o = hooks->owner(cookie)) {
       return identityOf(*o);
     }
   }
@@ -281,11 +324,13 @@ ProcessIdentity RuntimeImpl::localEndpointIdentity(const FlowKey& key) const {
   std::lock_guard lock(endpointMu);
   const Endpoint* best = nullptr;
   for (const auto& [id, e] : endpoints) {
-    if (e.proto != key.proto || e.localPort != key.localPort || e.v6 != (key.v6 != 0) ||
-        !e.who.known) {
+    // A dual-stack listener ([::], IPv6 wildcard) also serves IPv4 flows.
+    const bool dualStack = e.v6 && key.v6 == 0 && isZero(e.local) && !e.connected;
+    if (e.proto != key.proto || e.localPort != key.localPort ||
+        (e.v6 != (key.v6 != 0) && !dualStack) || !e.who.known) {
       continue;
     }
-    const bool exactLocal = std::memcmp(e.local, key.local, 16) == 0;
+    const bool exactLocal = !dualStack && std::memcmp(e.local, key.local, 16) == 0;
     if (!exactLocal && !isZero(e.local)) {
       continue;
     }
@@ -314,6 +359,9 @@ void RuntimeImpl::onSockRequest(const xfp_sock_event& ev) {
   auto req = std::make_shared<SockRequest>();
   req->ev = ev;
   req->upcall = true;
+  // The hook gives up after its wait: an answer after that is for nobody (and its slot may by
+  // then belong to a newer request).
+  req->deadline = Clock::now() + std::chrono::nanoseconds(sockWaitNs.load());
   req->who = identityOf(ev.owner);
   const bool v6 = ev.v6 != 0;
   const SockLayerIds& k = sids();
@@ -358,6 +406,12 @@ void RuntimeImpl::finishSock(Indication& ind, bool permit) {
   }
   req->finished = true;
   const uint16_t layerId = ind.layers.empty() ? 0 : ind.layers.front();
+  dataplane::SockHooks* hooks = liveSockHooks.load();
+  if (req->upcall && (hooks == nullptr || Clock::now() > req->deadline)) {
+    // Too late: the socket call has failed with EPERM already. Nothing to answer or record.
+    stats.sockLate.fetch_add(1);
+    return;
+  }
   const SockLayerIds& k = sids();
   const xfp_sock_event& ev = req->ev;
   if (permit && (layerId == k.assign4 || layerId == k.assign6)) {
@@ -372,7 +426,7 @@ void RuntimeImpl::finishSock(Indication& ind, bool permit) {
     e.assigned = true;
     e.who = req->who;
   }
-  if (req->upcall && sockHooks) {
+  if (req->upcall) {
     xfp_sock_reply r{};
     r.seq = ev.seq;
     r.verdict = permit ? XFP_SOCK_PERMIT : XFP_SOCK_BLOCK;
@@ -403,7 +457,7 @@ void RuntimeImpl::finishSock(Indication& ind, bool permit) {
         }
       }
     }
-    sockHooks->reply(r);
+    hooks->reply(r);
     if (r.verdict != XFP_SOCK_PERMIT) {
       permit = false;
     }
@@ -421,7 +475,17 @@ void RuntimeImpl::finishSock(Indication& ind, bool permit) {
     key.remotePort = ev.remote_port;
     key.proto = ev.proto;
     key.v6 = ev.v6;
-    writeAleEntry(key, XFP_ALE_BLOCK, (ev.flags & XFP_SOCK_F_ACTIVE) != 0, 0);
+    uint64_t flowId = 0;
+    {
+      // The runtime's flow too, or its next re-authorization would write PERMIT again.
+      std::lock_guard lock(flowMu);
+      if (auto it = flows.find(key); it != flows.end()) {
+        it->second->ale = Flow::Ale::Block;
+        it->second->aleGen = aleGen.load();
+        flowId = it->second->id;
+      }
+    }
+    writeAleEntry(key, XFP_ALE_BLOCK, (ev.flags & XFP_SOCK_F_ACTIVE) != 0, flowId);
   }
 }
 
@@ -507,14 +571,16 @@ void RuntimeImpl::onSockEvent(const xfp_sock_event& ev) {
       break;
     }
     case XFP_SOCK_EV_TCP_CLOSED: {
-      ProcessIdentity who = ownerIdentity(ev.cookie, nullptr);
+      // Usually after the socket's release (close() releases, then TCP reaches CLOSE): the
+      // endpoint was kept for this.
+      ProcessIdentity who = ownerIdentity(ev.cookie, &ev.owner);
       // Once per connection (the state callback is armed at establishment only).
       classify(v6 ? k.closure6 : k.closure4, who);
       endFlowsOf(ev, false);
       std::lock_guard lock(endpointMu);
       if (auto it = endpoints.find(ev.cookie); it != endpoints.end()) {
         it->second.connected = false;
-        if (!it->second.assigned) {
+        if (!it->second.assigned || it->second.released) {
           endpoints.erase(it);
         }
       }
@@ -528,7 +594,13 @@ void RuntimeImpl::onSockEvent(const xfp_sock_event& ev) {
         if (auto it = endpoints.find(ev.cookie); it != endpoints.end()) {
           e = it->second;
           known = true;
-          endpoints.erase(it);
+          // A TCP connection outlives its socket's release until it reaches CLOSE: its closure
+          // (TCP_CLOSED) still needs the endpoint's identity.
+          if (ev.proto == IPPROTO_TCP && it->second.connected) {
+            it->second.released = true;
+          } else {
+            endpoints.erase(it);
+          }
         }
       }
       const ProcessIdentity who =
@@ -550,7 +622,8 @@ void RuntimeImpl::onSockEvent(const xfp_sock_event& ev) {
 
 void RuntimeImpl::aleRedirectState(Indication& ind) {
   ind.redirectFlags = 0;
-  if (!sockHooks || ind.inbound || !ind.hasFlow || ind.pkt.ip_proto != IPPROTO_TCP) {
+  dataplane::SockHooks* hooks = liveSockHooks.load();
+  if (hooks == nullptr || ind.inbound || !ind.hasFlow || ind.pkt.ip_proto != IPPROTO_TCP) {
     return;
   }
   xfp_redirect_key key{};
@@ -558,7 +631,7 @@ void RuntimeImpl::aleRedirectState(Indication& ind) {
   key.port = ind.key.localPort;
   key.proto = ind.key.proto;
   key.v6 = ind.key.v6;
-  const auto rec = sockHooks->redirectRecord(key);
+  const auto rec = hooks->redirectRecord(key);
   if (!rec) {
     return;
   }

@@ -131,7 +131,8 @@ void FwpsCompleteClassify0(UINT64 classifyHandle,
                            UINT32 flags,
                            const FWPS_CLASSIFY_OUT0* classifyOut);
 
-// Writable layer data: bind/connect redirection (wfp-model.md §6.2). Declared for later.
+// Writable layer data: bind/connect redirection at ALE_BIND_REDIRECT / ALE_CONNECT_REDIRECT
+// (wfp-model.md §6.2; docs/ale.md "Redirection").
 NTSTATUS FwpsAcquireWritableLayerDataPointer0(UINT64 classifyHandle,
                                               UINT64 filterId,
                                               UINT32 flags,
@@ -227,7 +228,8 @@ NTSTATUS FwpsNetBufferListRemoveContext0(NET_BUFFER_LIST* netBufferList,
 
 // Redirect handles (wfp-model.md §6.2): a callout that redirects connections to a local proxy
 // creates one and puts it in FWPS_CONNECT_REQUEST0.localRedirectHandle; the proxy copies the
-// accepted connection's redirect records onto its own outgoing socket (xfp_redirect.h), and the
+// accepted connection's redirect records onto its own outgoing socket (setsockopt XFP_SOL /
+// XFP_SO_REDIRECT_RECORDS, bpf/include/xfp/abi.h; docs/ale.md "Redirection"), and the
 // callout recognizes that connection with FwpsQueryConnectionRedirectState0 (REDIRECTED_BY_SELF)
 // instead of redirecting it again.
 NTSTATUS FwpsRedirectHandleCreate0(const GUID* providerGuid, UINT32 flags, HANDLE* redirectHandle);
