@@ -1,6 +1,7 @@
 #include "userspace/dataplane/sock_hooks.h"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -130,8 +131,13 @@ void SockHooks::configure(uint32_t layers, uint64_t waitNs, uint32_t runtimeTgid
   cfg.layers = layers;
   cfg.wait_ns = waitNs;
   cfg.runtime_tgid = runtimeTgid;
-  // One CPU stays free for the answer (a waiting hook holds its CPU).
-  const long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
+  // One CPU stays free for the answer (a waiting hook holds its CPU): counted among the CPUs the
+  // answering process may run on, since hooks may spin on any of them.
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  long cpus = ::sched_getaffinity(0, sizeof allowed, &allowed) == 0
+                  ? CPU_COUNT(&allowed)
+                  : ::sysconf(_SC_NPROCESSORS_ONLN);
   cfg.max_waiters = cpus > 1 ? static_cast<uint32_t>(cpus - 1) : 0;
   impl_->writeCfg(cfg);
 }
