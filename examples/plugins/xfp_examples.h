@@ -56,6 +56,14 @@ typedef void XFP_FLOW_BYTES_REPORT_FN(XfpFlowBytesReport* report,
                                       UINT32 totalsCapacity);
 #define XFP_FLOW_BYTES_REPORT_SYMBOL "XfpFlowBytesGetReport"
 
+// xfp_redirect_proxy
+typedef struct XfpRedirectProxyCounters_ {
+  UINT64 redirected;  // connects sent to the proxy
+  UINT64 bySelf;      // connects carrying its own redirect records (the proxy's), let through
+} XfpRedirectProxyCounters;
+typedef void XFP_REDIRECT_PROXY_STATS_FN(XfpRedirectProxyCounters* out);
+#define XFP_REDIRECT_PROXY_STATS_SYMBOL "XfpRedirectProxyStats"
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif

@@ -3,6 +3,7 @@
 // forked into that cgroup (and into namespace A) make the socket calls, servers live in
 // namespace B. Callouts are registered in-process through fwpsk.h.
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <fwpsk.h>
 #include <poll.h>
@@ -22,6 +23,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "examples/plugins/xfp_examples.h"
 #include "tests/harness/callout_env.h"
 #include "tests/harness/cgroup.h"
 #include "tests/harness/sockets.h"
@@ -48,6 +50,105 @@ bool readExactly(int fd, char* buf, size_t n) {
     got += static_cast<size_t>(r);
   }
   return true;
+}
+
+// A transparent proxy's life for one connection (run in a child of the cgroup): accepts on
+// 127.0.0.1:listenPort (telling `readyFd` once listening), checks the original destination
+// (SO_ORIGINAL_DST: 10.199.0.2:origPort) and the redirect records (handle, context, target pid),
+// connects there itself with those records on its socket (so it is not redirected again) and
+// relays one exchange: 5 bytes from the client, "via-proxy:" + them to the server, the server's
+// reply back. 0 on success, else the step that failed (10..17).
+int proxyOnce(uint16_t listenPort,
+              uint16_t origPort,
+              const char* context,
+              size_t contextLen,
+              int readyFd,
+              bool checkPid = true) {
+  const int l = ::socket(AF_INET, SOCK_STREAM, 0);
+  int one = 1;
+  ::setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  const Endpoint at = endpoint("127.0.0.1", listenPort);
+  if (::bind(l, at.sa(), at.len) != 0 || ::listen(l, 4) != 0) {
+    return 10;
+  }
+  (void)!::write(readyFd, "r", 1);
+  const int c = ::accept(l, nullptr, nullptr);
+  if (c < 0) {
+    return 11;
+  }
+  sockaddr_in orig{};
+  socklen_t len = sizeof orig;
+  if (::getsockopt(c, SOL_IP, XFP_SO_ORIGINAL_DST, &orig, &len) != 0 ||
+      ntohs(orig.sin_port) != origPort ||
+      orig.sin_addr.s_addr != inet_addr(VethNamespaces::kAddr4B)) {
+    return 12;
+  }
+  xfp_redirect_record rec{};
+  len = sizeof rec;
+  if (::getsockopt(c, XFP_SOL, XFP_SO_REDIRECT_RECORDS, &rec, &len) != 0 ||
+      rec.redirect_handle == 0 || rec.context_len != contextLen ||
+      std::memcmp(rec.context, context, contextLen) != 0 ||
+      (checkPid && rec.target_pid != static_cast<uint32_t>(::getpid()))) {
+    return 13;
+  }
+  const int out = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (::setsockopt(out, XFP_SOL, XFP_SO_REDIRECT_RECORDS, &rec, sizeof rec) != 0) {
+    return 14;
+  }
+  if (::connect(out, reinterpret_cast<sockaddr*>(&orig), sizeof orig) != 0) {
+    return 15;
+  }
+  char buf[5];
+  if (!readExactly(c, buf, 5) || ::send(out, "via-proxy:", 10, 0) != 10 ||
+      ::send(out, buf, 5, 0) != 5) {
+    return 16;
+  }
+  char reply[64];
+  const ssize_t n = ::recv(out, reply, sizeof reply, 0);
+  if (n <= 0 || ::send(c, reply, static_cast<size_t>(n), 0) != n) {
+    return 17;
+  }
+  ::close(out);
+  ::close(c);
+  return 0;
+}
+
+// The client of a redirected connection: asks for 10.199.0.2:port, sends "hello", expects the
+// server's "reply:via-proxy:hello" back through the proxy. 0 on success.
+int clientThroughProxy(uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  const Endpoint to = endpoint(VethNamespaces::kAddr4B, port);
+  if (::connect(fd, to.sa(), to.len) != 0) {
+    return 30;
+  }
+  if (::send(fd, "hello", 5, 0) != 5) {
+    return 31;
+  }
+  char buf[64] = {};
+  const ssize_t n = ::recv(fd, buf, sizeof buf - 1, 0);
+  return n > 0 && std::string(buf, static_cast<size_t>(n)) == "reply:via-proxy:hello" ? 0 : 32;
+}
+
+// The server side in B: accepts one connection (5 s), reads "via-proxy:hello" (15 bytes),
+// answers "reply:" + it; returns what it read ("" if nothing came) and the peer's address.
+std::string serveOneExchange(int listener, in_addr_t* peerAddr) {
+  setTimeouts(listener, 5000ms);
+  sockaddr_in peer{};
+  socklen_t plen = sizeof peer;
+  dataplane::UniqueFd conn(::accept(listener, reinterpret_cast<sockaddr*>(&peer), &plen));
+  if (!conn) {
+    return "";
+  }
+  *peerAddr = peer.sin_addr.s_addr;
+  setTimeouts(conn.get(), 5000ms);
+  char got[15];
+  if (!readExactly(conn.get(), got, sizeof got)) {
+    return "";
+  }
+  const std::string text(got, sizeof got);
+  const std::string reply = "reply:" + text;
+  (void)::send(conn.get(), reply.data(), reply.size(), 0);
+  return text;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -422,53 +523,7 @@ TEST_F(AleSockets, ConnectRedirectedToALocalProxyThatReadsTheOriginalDestination
   ASSERT_EQ(::pipe(ready), 0);
   const pid_t proxy = cgroup_.spawnInside(nsA, [&] {
     ::close(ready[0]);
-    const int l = ::socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    ::setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    const Endpoint at = endpoint("127.0.0.1", 7610);
-    if (::bind(l, at.sa(), at.len) != 0 || ::listen(l, 4) != 0) {
-      return 10;
-    }
-    (void)!::write(ready[1], "r", 1);
-    const int c = ::accept(l, nullptr, nullptr);
-    if (c < 0) {
-      return 11;
-    }
-    sockaddr_in orig{};
-    socklen_t len = sizeof orig;
-    if (::getsockopt(c, SOL_IP, XFP_SO_ORIGINAL_DST, &orig, &len) != 0 ||
-        ntohs(orig.sin_port) != 7600 ||
-        orig.sin_addr.s_addr != inet_addr(VethNamespaces::kAddr4B)) {
-      return 12;
-    }
-    xfp_redirect_record rec{};
-    len = sizeof rec;
-    if (::getsockopt(c, XFP_SOL, XFP_SO_REDIRECT_RECORDS, &rec, &len) != 0 ||
-        rec.redirect_handle == 0 || rec.context_len != sizeof kProxyContext ||
-        std::memcmp(rec.context, kProxyContext, sizeof kProxyContext) != 0 ||
-        rec.target_pid != static_cast<uint32_t>(::getpid())) {
-      return 13;
-    }
-    const int out = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (::setsockopt(out, XFP_SOL, XFP_SO_REDIRECT_RECORDS, &rec, sizeof rec) != 0) {
-      return 14;
-    }
-    if (::connect(out, reinterpret_cast<sockaddr*>(&orig), sizeof orig) != 0) {
-      return 15;
-    }
-    char buf[5];
-    if (!readExactly(c, buf, 5) || ::send(out, "via-proxy:", 10, 0) != 10 ||
-        ::send(out, buf, 5, 0) != 5) {
-      return 16;
-    }
-    char reply[64];
-    const ssize_t n = ::recv(out, reply, sizeof reply, 0);
-    if (n <= 0 || ::send(c, reply, static_cast<size_t>(n), 0) != n) {
-      return 17;
-    }
-    ::close(out);
-    ::close(c);
-    return 0;
+    return proxyOnce(7610, 7600, kProxyContext, sizeof kProxyContext, ready[1]);
   });
   ASSERT_GT(proxy, 0);
   ::close(ready[1]);
@@ -478,33 +533,13 @@ TEST_F(AleSockets, ConnectRedirectedToALocalProxyThatReadsTheOriginalDestination
   ::close(ready[0]);
 
   // The client asks for 10.199.0.2:7600; the redirect sends it to the proxy.
-  const pid_t client = cgroup_.spawnInside(nsA, [] {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    const Endpoint to = endpoint(VethNamespaces::kAddr4B, 7600);
-    if (::connect(fd, to.sa(), to.len) != 0) {
-      return 30;
-    }
-    if (::send(fd, "hello", 5, 0) != 5) {
-      return 31;
-    }
-    char buf[64] = {};
-    const ssize_t n = ::recv(fd, buf, sizeof buf - 1, 0);
-    return n > 0 && std::string(buf, static_cast<size_t>(n)) == "reply:via-proxy:hello" ? 0 : 32;
-  });
+  const pid_t client = cgroup_.spawnInside(nsA, [] { return clientThroughProxy(7600); });
   ASSERT_GT(client, 0);
 
   // The server in B sees the proxy's connection (from A's address) carrying the client's bytes.
-  setTimeouts(server.get(), 5000ms);
-  sockaddr_in peer{};
-  socklen_t plen = sizeof peer;
-  dataplane::UniqueFd conn(::accept(server.get(), reinterpret_cast<sockaddr*>(&peer), &plen));
-  ASSERT_TRUE(conn) << "no connection reached the server";
-  setTimeouts(conn.get(), 5000ms);
-  char got[15];
-  ASSERT_TRUE(readExactly(conn.get(), got, sizeof got));
-  EXPECT_EQ(std::string(got, sizeof got), "via-proxy:hello");
-  EXPECT_EQ(peer.sin_addr.s_addr, inet_addr(VethNamespaces::kAddr4A));
-  ASSERT_EQ(::send(conn.get(), "reply:via-proxy:hello", 21, 0), 21);
+  in_addr_t peer = 0;
+  EXPECT_EQ(serveOneExchange(server.get(), &peer), "via-proxy:hello");
+  EXPECT_EQ(peer, inet_addr(VethNamespaces::kAddr4A));
 
   std::string why;
   EXPECT_EQ(cgroup_.wait(client, 10s, &why), 0) << why;
@@ -1058,6 +1093,53 @@ TEST_F(AleSockets, RecvAcceptSeesTheListenersIdentity) {
   std::lock_guard lock(seen_.mu);
   ASSERT_EQ(seen_.processIds.size(), 1u);
   EXPECT_EQ(seen_.processIds[0], static_cast<uint64_t>(seenPid));
+}
+
+// The example plugin examples/plugins/redirect_proxy.cpp, loaded as a .so: the same redirection
+// by a callout driver as it would be written for Windows.
+TEST_F(AleSockets, ExampleRedirectPluginSendsConnectsToAProxy) {
+  start(R"({"xfp_policy": 1, "callouts": [
+      {"key": "6f1c2d3e-4a5b-4c6d-8e7f-0a1b2c3d4e05", "name": "to proxy",
+       "layer": "ALE_CONNECT_REDIRECT_V4"}],
+    "filters": [{"name": "via proxy", "layer": "ALE_CONNECT_REDIRECT_V4",
+                 "action": "callout_terminating", "callout": "to proxy",
+                 "conditions": [{"field": "IP_REMOTE_PORT", "value": 7630}]}]})");
+  auto loaded = env_.runtime().plugins().load(XFP_REDIRECT_PROXY_SO, "to=127.0.0.1:7640");
+  ASSERT_TRUE(loaded) << loaded.error().message;
+  dataplane::UniqueFd server = listenInB(7630);
+  const std::string nsA = env_.ns().nsA();
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  const pid_t proxy = cgroup_.spawnInside(nsA, [&] {
+    ::close(ready[0]);
+    return proxyOnce(
+        7640, 7630, "xfp_redirect_proxy", sizeof "xfp_redirect_proxy", ready[1], false);
+  });
+  ASSERT_GT(proxy, 0);
+  ::close(ready[1]);
+  char r = 0;
+  ASSERT_EQ(::read(ready[0], &r, 1), 1) << "the proxy did not start";
+  ::close(ready[0]);
+  const pid_t client = cgroup_.spawnInside(nsA, [] { return clientThroughProxy(7630); });
+  ASSERT_GT(client, 0);
+  in_addr_t peer = 0;
+  EXPECT_EQ(serveOneExchange(server.get(), &peer), "via-proxy:hello");
+  std::string why;
+  EXPECT_EQ(cgroup_.wait(client, 10s, &why), 0) << why;
+  EXPECT_EQ(cgroup_.wait(proxy, 10s, &why), 0) << why;
+  void* so = ::dlopen(XFP_REDIRECT_PROXY_SO, RTLD_NOW | RTLD_NOLOAD);
+  ASSERT_NE(so, nullptr);
+  auto* stats =
+      reinterpret_cast<XFP_REDIRECT_PROXY_STATS_FN*>(::dlsym(so, XFP_REDIRECT_PROXY_STATS_SYMBOL));
+  ASSERT_NE(stats, nullptr);
+  XfpRedirectProxyCounters c{};
+  stats(&c);
+  ::dlclose(so);
+  EXPECT_EQ(c.redirected, 1u);
+  EXPECT_EQ(c.bySelf, 1u);
+  EXPECT_TRUE(env_.runtime().plugins().unload("xfp_redirect_proxy"));
+  // A bad parameter string: DriverEntry refuses, nothing stays loaded.
+  EXPECT_FALSE(env_.runtime().plugins().load(XFP_REDIRECT_PROXY_SO, "to=nowhere"));
 }
 
 }  // namespace
