@@ -413,6 +413,27 @@ class AleSockets : public ::testing::Test {
     return fd;
   }
 
+  // A proxy child (proxyOnce) in namespace A, returned once it listens on 127.0.0.1:listenPort.
+  pid_t startProxy(uint16_t listenPort,
+                   uint16_t origPort,
+                   const char* context,
+                   size_t contextLen,
+                   bool checkPid) {
+    int ready[2];
+    if (::pipe(ready) != 0) {
+      return -1;
+    }
+    const pid_t pid = cgroup_.spawnInside(env_.ns().nsA(), [&] {
+      ::close(ready[0]);
+      return proxyOnce(listenPort, origPort, context, contextLen, ready[1], checkPid);
+    });
+    ::close(ready[1]);
+    char r = 0;
+    const bool listening = pid > 0 && ::read(ready[0], &r, 1) == 1;
+    ::close(ready[0]);
+    return listening ? pid : -1;
+  }
+
   Seen seen_;
   TestCgroup cgroup_;
   CalloutEnv env_;
@@ -518,19 +539,10 @@ TEST_F(AleSockets, ConnectRedirectedToALocalProxyThatReadsTheOriginalDestination
 
   // The proxy: accepts on 127.0.0.1:7610, learns the original destination, connects there itself
   // with the accepted connection's records (so it is not redirected again) and relays one
-  // exchange.
-  int ready[2];
-  ASSERT_EQ(::pipe(ready), 0);
-  const pid_t proxy = cgroup_.spawnInside(nsA, [&] {
-    ::close(ready[0]);
-    return proxyOnce(7610, 7600, kProxyContext, sizeof kProxyContext, ready[1]);
-  });
-  ASSERT_GT(proxy, 0);
-  ::close(ready[1]);
+  // exchange. It expects its own pid as the redirect's target: the callout reads gProxyPid.
+  const pid_t proxy = startProxy(7610, 7600, kProxyContext, sizeof kProxyContext, true);
+  ASSERT_GT(proxy, 0) << "the proxy did not start";
   gProxyPid = static_cast<uint32_t>(proxy);
-  char r = 0;
-  ASSERT_EQ(::read(ready[0], &r, 1), 1) << "the proxy did not start";
-  ::close(ready[0]);
 
   // The client asks for 10.199.0.2:7600; the redirect sends it to the proxy.
   const pid_t client = cgroup_.spawnInside(nsA, [] { return clientThroughProxy(7600); });
@@ -1108,18 +1120,9 @@ TEST_F(AleSockets, ExampleRedirectPluginSendsConnectsToAProxy) {
   ASSERT_TRUE(loaded) << loaded.error().message;
   dataplane::UniqueFd server = listenInB(7630);
   const std::string nsA = env_.ns().nsA();
-  int ready[2];
-  ASSERT_EQ(::pipe(ready), 0);
-  const pid_t proxy = cgroup_.spawnInside(nsA, [&] {
-    ::close(ready[0]);
-    return proxyOnce(
-        7640, 7630, "xfp_redirect_proxy", sizeof "xfp_redirect_proxy", ready[1], false);
-  });
-  ASSERT_GT(proxy, 0);
-  ::close(ready[1]);
-  char r = 0;
-  ASSERT_EQ(::read(ready[0], &r, 1), 1) << "the proxy did not start";
-  ::close(ready[0]);
+  const pid_t proxy =
+      startProxy(7640, 7630, "xfp_redirect_proxy", sizeof "xfp_redirect_proxy", false);
+  ASSERT_GT(proxy, 0) << "the proxy did not start";
   const pid_t client = cgroup_.spawnInside(nsA, [] { return clientThroughProxy(7630); });
   ASSERT_GT(client, 0);
   in_addr_t peer = 0;

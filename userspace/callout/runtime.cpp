@@ -31,11 +31,6 @@ thread_local Indication* tCurrent = nullptr;
 // other threads (plugin threads injecting): those send at once.
 thread_local std::vector<OutFrame>* tOut = nullptr;
 
-uint16_t layerIdByName(std::string_view name) {
-  const LayerInfo* l = layerByName(name);
-  return l != nullptr ? l->id : 0;
-}
-
 struct LayerIds {
   uint16_t inMac = layerIdByName("INBOUND_MAC_FRAME_ETHERNET");
   uint16_t outMac = layerIdByName("OUTBOUND_MAC_FRAME_ETHERNET");
@@ -944,6 +939,24 @@ void RuntimeImpl::finishAle(Indication& ind, bool permit) {
   writeAleEntry(ind.key, permit ? XFP_ALE_PERMIT : XFP_ALE_BLOCK, ind.flow->outbound, ind.flow->id);
 }
 
+IncomingValues RuntimeImpl::aleValues(const Indication& ind, uint16_t layerId) const {
+  IncomingValues in = aleIncomingValues(layerId,
+                                        ind.pkt,
+                                        ind.inbound,
+                                        ind.ifindex,
+                                        ind.extraFlags | ind.redirectFlags,
+                                        ind.reauthReason,
+                                        &ind.who);
+  const LayerInfo* layer = layerById(layerId);
+  if (isEstablished(layerId) && ind.flow && layer != nullptr) {
+    if (const FieldInfo* f = layer->fieldByName("DIRECTION"); f != nullptr) {
+      in.values[f->index] =
+          Value::uint32(ind.flow->outbound ? FWP_DIRECTION_OUTBOUND : FWP_DIRECTION_INBOUND);
+    }
+  }
+  return in;
+}
+
 RuntimeImpl::LayerOutcome RuntimeImpl::classifyLayer(const std::shared_ptr<Indication>& ind,
                                                      uint16_t layerId) {
   if (!ind->policy) {
@@ -979,19 +992,7 @@ RuntimeImpl::LayerOutcome RuntimeImpl::classifyLayer(const std::shared_ptr<Indic
     }
     ind->who = who;
     aleRedirectState(*ind);
-    in = aleIncomingValues(layerId,
-                           ind->pkt,
-                           ind->inbound,
-                           ind->ifindex,
-                           ind->extraFlags | ind->redirectFlags,
-                           ind->reauthReason,
-                           &ind->who);
-    if (isEstablished(layerId) && ind->flow) {
-      if (const FieldInfo* f = layer->fieldByName("DIRECTION"); f != nullptr) {
-        in.values[f->index] =
-            Value::uint32(ind->flow->outbound ? FWP_DIRECTION_OUTBOUND : FWP_DIRECTION_INBOUND);
-      }
-    }
+    in = aleValues(*ind, layerId);
   } else {
     const int slot = slotOfLayer(layerId);
     if (slot < 0) {
@@ -1108,13 +1109,7 @@ RuntimeImpl::LayerOutcome RuntimeImpl::runClassify(const std::shared_ptr<Indicat
     if (ind->sock) {
       in = sockIncomingValues(layerId, ind->sock->ev, ind->sock->who, ind->extraFlags);
     } else if (ale) {
-      in = aleIncomingValues(layerId,
-                             ind->pkt,
-                             ind->inbound,
-                             ind->ifindex,
-                             ind->extraFlags | ind->redirectFlags,
-                             ind->reauthReason,
-                             &ind->who);
+      in = aleValues(*ind, layerId);
     }
   }
   if (result->action == ActionType::Block) {

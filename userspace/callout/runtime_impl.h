@@ -326,6 +326,8 @@ struct RuntimeImpl {
                            void* layerData);
   // ALE_AUTH_CONNECT of a connection a callout redirected: the flag and original destination.
   void aleRedirectState(Indication& ind);
+  // The incoming values of an ALE auth / flow-established layer for a punted packet.
+  IncomingValues aleValues(const Indication& ind, uint16_t layerId) const;
   void finishAle(Indication& ind, bool permit);
   void resume(const std::shared_ptr<Indication>& ind);
   void drop(Indication& ind);

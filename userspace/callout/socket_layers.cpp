@@ -19,24 +19,19 @@
 namespace xfp::callout {
 namespace {
 
-uint16_t idOf(std::string_view name) {
-  const LayerInfo* l = layerByName(name);
-  return l != nullptr ? l->id : 0;
-}
-
 struct SockLayerIds {
-  uint16_t bind4 = idOf("ALE_BIND_REDIRECT_V4");
-  uint16_t bind6 = idOf("ALE_BIND_REDIRECT_V6");
-  uint16_t connect4 = idOf("ALE_CONNECT_REDIRECT_V4");
-  uint16_t connect6 = idOf("ALE_CONNECT_REDIRECT_V6");
-  uint16_t assign4 = idOf("ALE_RESOURCE_ASSIGNMENT_V4");
-  uint16_t assign6 = idOf("ALE_RESOURCE_ASSIGNMENT_V6");
-  uint16_t release4 = idOf("ALE_RESOURCE_RELEASE_V4");
-  uint16_t release6 = idOf("ALE_RESOURCE_RELEASE_V6");
-  uint16_t closure4 = idOf("ALE_ENDPOINT_CLOSURE_V4");
-  uint16_t closure6 = idOf("ALE_ENDPOINT_CLOSURE_V6");
-  uint16_t established4 = idOf("ALE_FLOW_ESTABLISHED_V4");
-  uint16_t established6 = idOf("ALE_FLOW_ESTABLISHED_V6");
+  uint16_t bind4 = layerIdByName("ALE_BIND_REDIRECT_V4");
+  uint16_t bind6 = layerIdByName("ALE_BIND_REDIRECT_V6");
+  uint16_t connect4 = layerIdByName("ALE_CONNECT_REDIRECT_V4");
+  uint16_t connect6 = layerIdByName("ALE_CONNECT_REDIRECT_V6");
+  uint16_t assign4 = layerIdByName("ALE_RESOURCE_ASSIGNMENT_V4");
+  uint16_t assign6 = layerIdByName("ALE_RESOURCE_ASSIGNMENT_V6");
+  uint16_t release4 = layerIdByName("ALE_RESOURCE_RELEASE_V4");
+  uint16_t release6 = layerIdByName("ALE_RESOURCE_RELEASE_V6");
+  uint16_t closure4 = layerIdByName("ALE_ENDPOINT_CLOSURE_V4");
+  uint16_t closure6 = layerIdByName("ALE_ENDPOINT_CLOSURE_V6");
+  uint16_t established4 = layerIdByName("ALE_FLOW_ESTABLISHED_V4");
+  uint16_t established6 = layerIdByName("ALE_FLOW_ESTABLISHED_V6");
 };
 
 const SockLayerIds& sids() {

@@ -205,6 +205,11 @@ const LayerInfo* layerByName(std::string_view name) {
   return nullptr;
 }
 
+uint16_t layerIdByName(std::string_view name) {
+  const LayerInfo* l = layerByName(name);
+  return l != nullptr ? l->id : 0;
+}
+
 const Guid* conditionKeyByName(std::string_view name) {
   const NamedGuid* c = findCondition(name);
   return c != nullptr ? &c->key : nullptr;

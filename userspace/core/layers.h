@@ -47,6 +47,8 @@ const LayerInfo* layerByKey(const Guid& key);
 const LayerInfo* layerById(uint16_t id);
 // Accepts "INBOUND_TRANSPORT_V4", "FWPM_LAYER_INBOUND_TRANSPORT_V4" (any case) or a GUID text.
 const LayerInfo* layerByName(std::string_view name);
+// The FWPS run-time id of a layer named by its FWPM suffix; 0 if there is none.
+uint16_t layerIdByName(std::string_view name);
 
 // Condition GUID by FWPM_CONDITION_ name (with or without prefix, aliases included).
 const Guid* conditionKeyByName(std::string_view name);
