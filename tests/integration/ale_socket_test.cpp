@@ -154,26 +154,21 @@ std::string serveOneExchange(int listener, in_addr_t* peerAddr) {
 // ---------------------------------------------------------------------------------------------
 // Callouts
 
-constexpr GUID kInspectKey = {
-    0x5e0c1a77, 0x42b1, 0x4c0e, {0x8a, 0x51, 0x1f, 0x3d, 0x92, 0x6e, 0x0b, 0x11}};
-constexpr GUID kRedirectKey = {
-    0x5e0c1a77, 0x42b1, 0x4c0e, {0x8a, 0x51, 0x1f, 0x3d, 0x92, 0x6e, 0x0b, 0x12}};
-constexpr GUID kBindKey = {
-    0x5e0c1a77, 0x42b1, 0x4c0e, {0x8a, 0x51, 0x1f, 0x3d, 0x92, 0x6e, 0x0b, 0x13}};
-constexpr GUID kLifetimeKey = {
-    0x5e0c1a77, 0x42b1, 0x4c0e, {0x8a, 0x51, 0x1f, 0x3d, 0x92, 0x6e, 0x0b, 0x14}};
-constexpr GUID kEstablishedKey = {
-    0x5e0c1a77, 0x42b1, 0x4c0e, {0x8a, 0x51, 0x1f, 0x3d, 0x92, 0x6e, 0x0b, 0x16}};
-constexpr GUID kClosureKey = {
-    0x5e0c1a77, 0x42b1, 0x4c0e, {0x8a, 0x51, 0x1f, 0x3d, 0x92, 0x6e, 0x0b, 0x17}};
-constexpr GUID kProviderKey = {
-    0x5e0c1a77, 0x42b1, 0x4c0e, {0x8a, 0x51, 0x1f, 0x3d, 0x92, 0x6e, 0x0b, 0x15}};
-constexpr const char* kInspectText = "5e0c1a77-42b1-4c0e-8a51-1f3d926e0b11";
-constexpr const char* kRedirectText = "5e0c1a77-42b1-4c0e-8a51-1f3d926e0b12";
-constexpr const char* kBindText = "5e0c1a77-42b1-4c0e-8a51-1f3d926e0b13";
-constexpr const char* kLifetimeText = "5e0c1a77-42b1-4c0e-8a51-1f3d926e0b14";
-constexpr const char* kEstablishedText = "5e0c1a77-42b1-4c0e-8a51-1f3d926e0b16";
-constexpr const char* kClosureText = "5e0c1a77-42b1-4c0e-8a51-1f3d926e0b17";
+// Callout keys: 5e0c1a77-42b1-4c0e-8a51-1f3d926e0bNN, one NN per callout (a callout serves the
+// one layer it was added for).
+GUID keyNo(uint8_t n) {
+  return GUID{0x5e0c1a77, 0x42b1, 0x4c0e, {0x8a, 0x51, 0x1f, 0x3d, 0x92, 0x6e, 0x0b, n}};
+}
+std::string keyText(uint8_t n) {
+  return fmt::format("5e0c1a77-42b1-4c0e-8a51-1f3d926e0b{:02x}", n);
+}
+constexpr uint8_t kInspect = 0x11;
+constexpr uint8_t kRedirect = 0x12;
+constexpr uint8_t kBind = 0x13;
+constexpr uint8_t kLifetime = 0x14;
+constexpr uint8_t kProvider = 0x15;
+constexpr uint8_t kEstablished = 0x16;
+constexpr uint8_t kClosure = 0x17;
 
 NTSTATUS notifyNothing(FWPS_CALLOUT_NOTIFY_TYPE, const GUID*, FWPS_FILTER1*) {
   return STATUS_SUCCESS;
@@ -349,14 +344,14 @@ std::string selfExe() {
 // A callout filter entry of the policy file format.
 std::string calloutFilter(const std::string& name,
                           const std::string& layer,
-                          const char* calloutKey,
+                          const std::string& calloutKey,
                           const std::string& conditions) {
   return R"({"name": ")" + name + R"(", "layer": ")" + layer +
          R"(", "action": "callout_terminating", "callout": ")" + calloutKey +
          R"(", "conditions": [)" + conditions + "]}";
 }
 
-std::string calloutDecl(const char* key, const std::string& name, const std::string& layer) {
+std::string calloutDecl(const std::string& key, const std::string& name, const std::string& layer) {
   return R"({"key": ")" + std::string(key) + R"(", "name": ")" + name + R"(", "layer": ")" + layer +
          R"("})";
 }
@@ -454,7 +449,7 @@ TEST_F(AleSockets, ProcessIdentityDecidesConnect) {
   const std::string blockedApp = dir + "/blocked/nettool";
   start(R"({"xfp_policy": 1,
     "callouts": [)" +
-        calloutDecl(kInspectText, "inspect", "ALE_AUTH_CONNECT_V4") + R"(],
+        calloutDecl(keyText(kInspect), "inspect", "ALE_AUTH_CONNECT_V4") + R"(],
     "filters": [
       {"name": "app", "layer": "ALE_AUTH_CONNECT_V4", "action": "block",
        "conditions": [{"field": "ALE_APP_ID", "value": ")" +
@@ -468,10 +463,10 @@ TEST_F(AleSockets, ProcessIdentityDecidesConnect) {
       )" +
         calloutFilter("who",
                       "ALE_AUTH_CONNECT_V4",
-                      kInspectText,
+                      keyText(kInspect),
                       R"({"field": "IP_REMOTE_PORT", "value": 7504})") +
         "]}");
-  registerCallout(kInspectKey, inspectClassify);
+  registerCallout(keyNo(kInspect), inspectClassify);
   std::vector<dataplane::UniqueFd> listeners;
   for (uint16_t port : {7501, 7502, 7503, 7504}) {
     listeners.push_back(listenInB(port));
@@ -525,14 +520,16 @@ TEST_F(AleSockets, ProcessIdentityDecidesConnect) {
 
 TEST_F(AleSockets, ConnectRedirectedToALocalProxyThatReadsTheOriginalDestination) {
   start(R"({"xfp_policy": 1, "callouts": [)" +
-        calloutDecl(kRedirectText, "redirect", "ALE_CONNECT_REDIRECT_V4") + R"(], "filters": [)" +
+        calloutDecl(keyText(kRedirect), "redirect", "ALE_CONNECT_REDIRECT_V4") +
+        R"(], "filters": [)" +
         calloutFilter("to proxy",
                       "ALE_CONNECT_REDIRECT_V4",
-                      kRedirectText,
+                      keyText(kRedirect),
                       R"({"field": "IP_REMOTE_PORT", "value": 7600})") +
         "]}");
-  registerCallout(kRedirectKey, redirectClassify);
-  ASSERT_EQ(FwpsRedirectHandleCreate0(&kProviderKey, 0, &gRedirectHandle), STATUS_SUCCESS);
+  registerCallout(keyNo(kRedirect), redirectClassify);
+  const GUID provider = keyNo(kProvider);
+  ASSERT_EQ(FwpsRedirectHandleCreate0(&provider, 0, &gRedirectHandle), STATUS_SUCCESS);
   gProxyPort = 7610;
   dataplane::UniqueFd server = listenInB(7600);
   const std::string nsA = env_.ns().nsA();
@@ -563,14 +560,14 @@ TEST_F(AleSockets, ConnectRedirectedToALocalProxyThatReadsTheOriginalDestination
 
 TEST_F(AleSockets, BindRedirected) {
   start(R"({"xfp_policy": 1, "callouts": [)" +
-        calloutDecl(kBindText, "bind", "ALE_BIND_REDIRECT_V4") + R"(], "filters": [)" +
+        calloutDecl(keyText(kBind), "bind", "ALE_BIND_REDIRECT_V4") + R"(], "filters": [)" +
         calloutFilter("rebind",
                       "ALE_BIND_REDIRECT_V4",
-                      kBindText,
+                      keyText(kBind),
                       R"({"field": "IP_LOCAL_PORT", "value": 7700},
                          {"field": "IP_PROTOCOL", "value": "udp"})") +
         "]}");
-  registerCallout(kBindKey, bindClassify);
+  registerCallout(keyNo(kBind), bindClassify);
   const std::string nsA = env_.ns().nsA();
   int ready[2];
   ASSERT_EQ(::pipe(ready), 0);
@@ -700,15 +697,16 @@ TEST_F(AleSockets, EndpointEnumerationListsALiveSocket) {
 TEST_F(AleSockets, ClosureAndFlowDeleteOncePerConnection) {
   const std::string port = R"({"field": "IP_REMOTE_PORT", "value": 7900})";
   start(R"({"xfp_policy": 1, "callouts": [)" +
-        calloutDecl(kLifetimeText, "auth", "ALE_AUTH_CONNECT_V4") + "," +
-        calloutDecl(kEstablishedText, "established", "ALE_FLOW_ESTABLISHED_V4") + "," +
-        calloutDecl(kClosureText, "closure", "ALE_ENDPOINT_CLOSURE_V4") + R"(], "filters": [)" +
-        calloutFilter("auth", "ALE_AUTH_CONNECT_V4", kLifetimeText, port) + "," +
-        calloutFilter("established", "ALE_FLOW_ESTABLISHED_V4", kEstablishedText, port) + "," +
-        calloutFilter("closure", "ALE_ENDPOINT_CLOSURE_V4", kClosureText, port) + "]}");
-  gLifetimeId = registerCallout(kLifetimeKey, lifetimeClassify, lifetimeFlowDelete);
-  registerCallout(kEstablishedKey, lifetimeClassify);
-  registerCallout(kClosureKey, lifetimeClassify);
+        calloutDecl(keyText(kLifetime), "auth", "ALE_AUTH_CONNECT_V4") + "," +
+        calloutDecl(keyText(kEstablished), "established", "ALE_FLOW_ESTABLISHED_V4") + "," +
+        calloutDecl(keyText(kClosure), "closure", "ALE_ENDPOINT_CLOSURE_V4") +
+        R"(], "filters": [)" +
+        calloutFilter("auth", "ALE_AUTH_CONNECT_V4", keyText(kLifetime), port) + "," +
+        calloutFilter("established", "ALE_FLOW_ESTABLISHED_V4", keyText(kEstablished), port) + "," +
+        calloutFilter("closure", "ALE_ENDPOINT_CLOSURE_V4", keyText(kClosure), port) + "]}");
+  gLifetimeId = registerCallout(keyNo(kLifetime), lifetimeClassify, lifetimeFlowDelete);
+  registerCallout(keyNo(kEstablished), lifetimeClassify);
+  registerCallout(keyNo(kClosure), lifetimeClassify);
   dataplane::UniqueFd server = listenInB(7900);
   const std::string nsA = env_.ns().nsA();
   const pid_t child = cgroup_.spawnInside(nsA, [] {
@@ -759,16 +757,6 @@ TEST_F(AleSockets, ClosureAndFlowDeleteOncePerConnection) {
   EXPECT_NE(seen_.closureEndpoints[0], 0u);
 }
 
-// Callouts of the tests below: one key per layer (a callout serves the layer it was added for).
-GUID keyNo(uint8_t n) {
-  GUID g = kInspectKey;
-  g.Data4[7] = static_cast<uint8_t>(0x40 + n);
-  return g;
-}
-std::string keyText(uint8_t n) {
-  return fmt::format("5e0c1a77-42b1-4c0e-8a51-1f3d926e0b{:02x}", 0x40 + n);
-}
-
 std::atomic<bool> gBlockOnReauth{false};
 
 // ALE_AUTH_CONNECT: records FLAGS and REAUTHORIZE_REASON; blocks re-authorizations when asked.
@@ -793,13 +781,13 @@ void reauthClassify(const FWPS_INCOMING_VALUES0* in,
 
 TEST_F(AleSockets, ReauthorizationIsFlaggedToCalloutsAndCutsTheFlow) {
   start(R"({"xfp_policy": 1, "callouts": [)" +
-        calloutDecl(keyText(1).c_str(), "reauth", "ALE_AUTH_CONNECT_V4") + R"(], "filters": [)" +
+        calloutDecl(keyText(0x41), "reauth", "ALE_AUTH_CONNECT_V4") + R"(], "filters": [)" +
         calloutFilter("reauth",
                       "ALE_AUTH_CONNECT_V4",
-                      keyText(1).c_str(),
+                      keyText(0x41),
                       R"({"field": "IP_REMOTE_PORT", "value": 7960})") +
         "]}");
-  registerCallout(keyNo(1), reauthClassify);
+  registerCallout(keyNo(0x41), reauthClassify);
   gBlockOnReauth = true;
   dataplane::UniqueFd server = listenInB(7960);
   int go[2];
@@ -849,24 +837,24 @@ TEST_F(AleSockets, ReauthorizationIsFlaggedToCalloutsAndCutsTheFlow) {
 TEST_F(AleSockets, ResourceAssignmentReleaseAndClosureOfAUdpSocket) {
   const std::string port = R"({"field": "IP_LOCAL_PORT", "value": 7970})";
   start(R"({"xfp_policy": 1, "callouts": [)" +
-        calloutDecl(keyText(2).c_str(), "assign", "ALE_RESOURCE_ASSIGNMENT_V4") + "," +
-        calloutDecl(keyText(3).c_str(), "release", "ALE_RESOURCE_RELEASE_V4") + "," +
-        calloutDecl(keyText(4).c_str(), "closure", "ALE_ENDPOINT_CLOSURE_V4") + "," +
-        calloutDecl(kLifetimeText, "auth", "ALE_AUTH_CONNECT_V4") + "," +
-        calloutDecl(keyText(5).c_str(), "established", "ALE_FLOW_ESTABLISHED_V4") +
+        calloutDecl(keyText(0x42), "assign", "ALE_RESOURCE_ASSIGNMENT_V4") + "," +
+        calloutDecl(keyText(0x43), "release", "ALE_RESOURCE_RELEASE_V4") + "," +
+        calloutDecl(keyText(0x44), "closure", "ALE_ENDPOINT_CLOSURE_V4") + "," +
+        calloutDecl(keyText(kLifetime), "auth", "ALE_AUTH_CONNECT_V4") + "," +
+        calloutDecl(keyText(0x45), "established", "ALE_FLOW_ESTABLISHED_V4") +
         R"(], "filters": [
       {"name": "no 7971", "layer": "ALE_RESOURCE_ASSIGNMENT_V4", "action": "block",
        "conditions": [{"field": "IP_LOCAL_PORT", "value": 7971}]},)" +
-        calloutFilter("assign", "ALE_RESOURCE_ASSIGNMENT_V4", keyText(2).c_str(), port) + "," +
-        calloutFilter("release", "ALE_RESOURCE_RELEASE_V4", keyText(3).c_str(), port) + "," +
-        calloutFilter("closure", "ALE_ENDPOINT_CLOSURE_V4", keyText(4).c_str(), port) + "," +
-        calloutFilter("auth", "ALE_AUTH_CONNECT_V4", kLifetimeText, port) + "," +
-        calloutFilter("established", "ALE_FLOW_ESTABLISHED_V4", keyText(5).c_str(), port) + "]}");
-  registerCallout(keyNo(2), lifetimeClassify);
-  registerCallout(keyNo(5), lifetimeClassify);
-  registerCallout(keyNo(3), lifetimeClassify);
-  registerCallout(keyNo(4), lifetimeClassify);
-  gLifetimeId = registerCallout(kLifetimeKey, lifetimeClassify, lifetimeFlowDelete);
+        calloutFilter("assign", "ALE_RESOURCE_ASSIGNMENT_V4", keyText(0x42), port) + "," +
+        calloutFilter("release", "ALE_RESOURCE_RELEASE_V4", keyText(0x43), port) + "," +
+        calloutFilter("closure", "ALE_ENDPOINT_CLOSURE_V4", keyText(0x44), port) + "," +
+        calloutFilter("auth", "ALE_AUTH_CONNECT_V4", keyText(kLifetime), port) + "," +
+        calloutFilter("established", "ALE_FLOW_ESTABLISHED_V4", keyText(0x45), port) + "]}");
+  registerCallout(keyNo(0x42), lifetimeClassify);
+  registerCallout(keyNo(0x45), lifetimeClassify);
+  registerCallout(keyNo(0x43), lifetimeClassify);
+  registerCallout(keyNo(0x44), lifetimeClassify);
+  gLifetimeId = registerCallout(keyNo(kLifetime), lifetimeClassify, lifetimeFlowDelete);
   dataplane::UniqueFd rx = socketIn(env_.ns().nsB(), AF_INET, SOCK_DGRAM, 5000ms);
   const Endpoint at = endpoint(VethNamespaces::kAddr4B, 7972);
   ASSERT_EQ(::bind(rx.get(), at.sa(), at.len), 0);
@@ -961,15 +949,15 @@ void completeRedirect(const PendedRedirect& p, uint16_t toPort) {
 
 TEST_F(AleSockets, PendedRedirectCompletedWithinTheWaitAndNeverCompleted) {
   start(R"({"xfp_policy": 1, "callouts": [)" +
-            calloutDecl(keyText(6).c_str(), "pend redirect", "ALE_CONNECT_REDIRECT_V4") +
+            calloutDecl(keyText(0x46), "pend redirect", "ALE_CONNECT_REDIRECT_V4") +
             R"(], "filters": [)" +
             calloutFilter("pend redirect",
                           "ALE_CONNECT_REDIRECT_V4",
-                          keyText(6).c_str(),
+                          keyText(0x46),
                           R"({"field": "IP_REMOTE_PORT", "value": 7620})") +
             "]}",
         1000ms);  // room for the 50 ms pend on a loaded machine
-  registerCallout(keyNo(6), pendingRedirectClassify);
+  registerCallout(keyNo(0x46), pendingRedirectClassify);
   gPended.clear();
   const std::string nsA = env_.ns().nsA();
   // The redirect target: a listener on 127.0.0.1:7621 in A (the test's own socket).
@@ -1019,7 +1007,7 @@ TEST_F(AleSockets, PendedRedirectCompletedWithinTheWaitAndNeverCompleted) {
 
 TEST_F(AleSockets, RecvAcceptSeesTheListenersIdentity) {
   start(R"({"xfp_policy": 1, "callouts": [)" +
-        calloutDecl(keyText(7).c_str(), "who accepts", "ALE_AUTH_RECV_ACCEPT_V4") +
+        calloutDecl(keyText(0x47), "who accepts", "ALE_AUTH_RECV_ACCEPT_V4") +
         R"(], "filters": [
       {"name": "cgroup listeners", "layer": "ALE_AUTH_RECV_ACCEPT_V4", "action": "block",
        "conditions": [{"field": "ALE_PACKAGE_ID", "value": "cgroup:)" +
@@ -1028,10 +1016,10 @@ TEST_F(AleSockets, RecvAcceptSeesTheListenersIdentity) {
       )" +
         calloutFilter("who accepts",
                       "ALE_AUTH_RECV_ACCEPT_V4",
-                      keyText(7).c_str(),
+                      keyText(0x47),
                       R"({"field": "IP_LOCAL_PORT", "value": 7507})") +
         "]}");
-  registerCallout(keyNo(7), inspectClassify);
+  registerCallout(keyNo(0x47), inspectClassify);
   const std::string nsA = env_.ns().nsA();
   // A listener of the cgroup in A; 0 when it accepted a connection within 1.5 s.
   auto listener = [&](uint16_t port, pid_t* pid, bool dualStack = false) {

@@ -108,15 +108,14 @@ bool matches(const FWPS_ALE_ENDPOINT_ENUM_TEMPLATE0& t, const Endpoint& e) {
          inRange(t.remotePort, e.remotePort, FWP_UINT16);
 }
 
-// One malloc'ed block: the properties, then the app id bytes (FwpmFreeMemory0 is free()).
-FWPS_ALE_ENDPOINT_PROPERTIES0* newProperties(const Endpoint& e) {
-  const Bytes app = e.who.appId();
-  const size_t size = sizeof(FWPS_ALE_ENDPOINT_PROPERTIES0) + app.size();
-  void* block = std::calloc(1, size);
-  if (block == nullptr) {
-    return nullptr;
-  }
-  auto* p = static_cast<FWPS_ALE_ENDPOINT_PROPERTIES0*>(block);
+// Bytes one entry takes in a result block: the properties, then the app id, 16-byte aligned.
+size_t entrySize(const Bytes& app) {
+  return (sizeof(FWPS_ALE_ENDPOINT_PROPERTIES0) + app.size() + 15) & ~size_t{15};
+}
+
+// Writes an endpoint's properties at p (zeroed memory of entrySize(app) bytes), the app id right
+// after them.
+void fillProperties(const Endpoint& e, const Bytes& app, FWPS_ALE_ENDPOINT_PROPERTIES0* p) {
   p->endpointId = e.id;
   p->ipVersion = e.v6 ? FWP_IP_VERSION_V6 : FWP_IP_VERSION_V4;
   if (e.v6) {
@@ -137,7 +136,6 @@ FWPS_ALE_ENDPOINT_PROPERTIES0* newProperties(const Endpoint& e) {
     p->appId.data = reinterpret_cast<UINT8*>(p + 1);
     std::memcpy(p->appId.data, app.data(), app.size());
   }
-  return p;
 }
 
 // The enumeration's descriptor: LocalSystem owns it, Administrators and LocalSystem may
@@ -314,8 +312,15 @@ NTSTATUS FwpsAleEndpointGetById0(HANDLE engineHandle,
   if (it == rt->endpoints.end()) {
     return STATUS_NOT_FOUND;
   }
-  *properties = newProperties(it->second);
-  return *properties != nullptr ? STATUS_SUCCESS : STATUS_NO_MEMORY;
+  // One block (FwpmFreeMemory0 is free()).
+  const xfp::Bytes app = it->second.who.appId();
+  auto* p = static_cast<FWPS_ALE_ENDPOINT_PROPERTIES0*>(std::calloc(1, entrySize(app)));
+  if (p == nullptr) {
+    return STATUS_NO_MEMORY;
+  }
+  fillProperties(it->second, app, p);
+  *properties = p;
+  return STATUS_SUCCESS;
 }
 
 NTSTATUS FwpsAleEndpointCreateEnumHandle0(HANDLE engineHandle,
@@ -385,33 +390,24 @@ NTSTATUS FwpsAleEndpointEnum0(HANDLE engineHandle,
   if (live.empty()) {
     return STATUS_SUCCESS;
   }
-  size_t size = live.size() * sizeof(void*);
+  // One block: the pointer array, then each entry with its app id.
+  const size_t head = (live.size() * sizeof(void*) + 15) & ~size_t{15};
+  size_t size = head;
   std::vector<xfp::Bytes> apps;
   for (const auto& e : live) {
     apps.push_back(e.who.appId());
-    size += (sizeof(FWPS_ALE_ENDPOINT_PROPERTIES0) + apps.back().size() + 15) & ~size_t{15};
+    size += entrySize(apps.back());
   }
-  auto* block = static_cast<uint8_t*>(std::calloc(1, size + 16));
+  auto* block = static_cast<uint8_t*>(std::calloc(1, size));
   if (block == nullptr) {
     return STATUS_NO_MEMORY;
   }
   auto** array = reinterpret_cast<FWPS_ALE_ENDPOINT_PROPERTIES0**>(block);
-  size_t off = (live.size() * sizeof(void*) + 15) & ~size_t{15};
+  size_t off = head;
   for (size_t i = 0; i < live.size(); ++i) {
-    FWPS_ALE_ENDPOINT_PROPERTIES0* one = newProperties(live[i]);
-    if (one == nullptr) {
-      std::free(block);
-      return STATUS_NO_MEMORY;
-    }
-    auto* p = reinterpret_cast<FWPS_ALE_ENDPOINT_PROPERTIES0*>(block + off);
-    *p = *one;
-    if (one->appId.size != 0) {
-      p->appId.data = reinterpret_cast<UINT8*>(p + 1);
-      std::memcpy(p->appId.data, one->appId.data, one->appId.size);
-    }
-    std::free(one);
-    array[i] = p;
-    off += (sizeof(FWPS_ALE_ENDPOINT_PROPERTIES0) + apps[i].size() + 15) & ~size_t{15};
+    array[i] = reinterpret_cast<FWPS_ALE_ENDPOINT_PROPERTIES0*>(block + off);
+    fillProperties(live[i], apps[i], array[i]);
+    off += entrySize(apps[i]);
   }
   *entries = array;
   *numEntriesReturned = static_cast<UINT32>(live.size());
