@@ -102,6 +102,24 @@ inline bool udpArrives(const VethNamespaces& ns,
   return udpArrives(ns.nsA(), VethNamespaces::kAddr4A, ns.nsB(), port, wait, payload);
 }
 
+// A listening TCP socket on addr:port inside namespace ns (SO_REUSEADDR, timeouts); an invalid
+// fd and a test failure when it cannot bind or listen.
+inline dataplane::UniqueFd tcpListenerIn(const std::string& ns,
+                                         const char* addr,
+                                         std::uint16_t port,
+                                         std::chrono::milliseconds timeout) {
+  const Endpoint at = endpoint(addr, port);
+  dataplane::UniqueFd fd = socketIn(ns, at.family, SOCK_STREAM, timeout);
+  int one = 1;
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (::bind(fd.get(), at.sa(), at.len) != 0 || ::listen(fd.get(), 8) != 0) {
+    ADD_FAILURE() << "listen on " << addr << ":" << port << " in " << ns << ": "
+                  << std::strerror(errno);
+    return {};
+  }
+  return fd;
+}
+
 // Connects a TCP socket of the caller's namespace to addr:port within `ms`: 0 when connected,
 // else the errno (ETIMEDOUT when nothing answered). Plain system calls only, so a forked child
 // of a multi-threaded test may use it.

@@ -399,13 +399,7 @@ class AleSockets : public ::testing::Test {
 
   // A TCP listener in namespace B.
   dataplane::UniqueFd listenInB(uint16_t port) {
-    dataplane::UniqueFd fd = socketIn(env_.ns().nsB(), AF_INET, SOCK_STREAM, 5000ms);
-    int one = 1;
-    ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    const Endpoint at = endpoint(VethNamespaces::kAddr4B, port);
-    EXPECT_EQ(::bind(fd.get(), at.sa(), at.len), 0);
-    EXPECT_EQ(::listen(fd.get(), 8), 0);
-    return fd;
+    return tcpListenerIn(env_.ns().nsB(), VethNamespaces::kAddr4B, port, 5000ms);
   }
 
   // A proxy child (proxyOnce) in namespace A, returned once it listens on 127.0.0.1:listenPort.
@@ -1077,12 +1071,8 @@ TEST_F(AleSockets, RecvAcceptSeesTheListenersIdentity) {
       },
       3s));
   // The same port served by a listener outside the cgroup (no identity): permitted.
-  dataplane::UniqueFd outside = socketIn(nsA, AF_INET, SOCK_STREAM, 2000ms);
-  const Endpoint at = endpoint(VethNamespaces::kAddr4A, 7505);
-  int one = 1;
-  ::setsockopt(outside.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  ASSERT_EQ(::bind(outside.get(), at.sa(), at.len), 0);
-  ASSERT_EQ(::listen(outside.get(), 4), 0);
+  dataplane::UniqueFd outside = tcpListenerIn(nsA, VethNamespaces::kAddr4A, 7505, 2000ms);
+  ASSERT_TRUE(outside);
   EXPECT_EQ(connectFromB(7505), 0);
   outside.reset();
   // The callout at 7507 sees the listener's pid.

@@ -470,12 +470,8 @@ TEST_F(XfpdService, SocketLayersApplyToTheConfiguredCgroup) {
       << xfpd_.log();
   std::vector<dataplane::UniqueFd> listeners;
   for (uint16_t port : {7990, 7991}) {
-    listeners.push_back(socketIn(ns_.nsB(), AF_INET, SOCK_STREAM, 2000ms));
-    int one = 1;
-    ::setsockopt(listeners.back().get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    const Endpoint at = endpoint(VethNamespaces::kAddr4B, port);
-    ASSERT_EQ(::bind(listeners.back().get(), at.sa(), at.len), 0);
-    ASSERT_EQ(::listen(listeners.back().get(), 8), 0);
+    listeners.push_back(tcpListenerIn(ns_.nsB(), VethNamespaces::kAddr4B, port, 2000ms));
+    ASSERT_TRUE(listeners.back());
   }
   auto s = session();
   ASSERT_NE(s, nullptr);
