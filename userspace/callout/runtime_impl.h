@@ -119,7 +119,6 @@ struct Endpoint {
   uint8_t remote[16] = {};
   uint16_t localPort = 0;
   uint16_t remotePort = 0;
-  bool listening = false;
   bool assigned = false;  // a RESOURCE_ASSIGNMENT was indicated (RELEASE follows once)
   bool connected = false;
   bool released = false;  // the socket is closed, its TCP connection not yet (TCP_CLOSED to come)
