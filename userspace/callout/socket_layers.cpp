@@ -214,6 +214,13 @@ void RuntimeImpl::responderLoop(unsigned cpu) {
   CPU_ZERO(&set);
   CPU_SET(cpu, &set);
   (void)pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+  // Real-time (lowest RT priority): an application thread woken on this CPU cannot preempt a
+  // responder in the middle of taking events off the ring (holding the consumer lock) and then
+  // spin in a hook on this CPU while the other responder waits for that lock. Responders sleep
+  // in epoll_wait otherwise; without CAP_SYS_NICE they stay SCHED_OTHER.
+  sched_param rt{};
+  rt.sched_priority = 1;
+  (void)pthread_setschedparam(pthread_self(), SCHED_FIFO, &rt);
   // An epoll instance of its own: the waiters of one epoll fd are woken one at a time, and the
   // one woken might be the responder of the CPU the hook spins on (measured: a 100 ms stall on
   // ~7% of upcalls with a shared epoll fd, bench/README.md "bench/socket").

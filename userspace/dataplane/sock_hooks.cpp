@@ -135,7 +135,8 @@ void SockHooks::configure(uint32_t layers, uint64_t waitNs, uint32_t runtimeTgid
   // answering process may run on, since hooks may spin on any of them.
   cpu_set_t allowed;
   CPU_ZERO(&allowed);
-  long cpus = ::sched_getaffinity(0, sizeof allowed, &allowed) == 0
+  // (The process's mask, not the calling thread's: configure() may run on a pinned thread.)
+  long cpus = ::sched_getaffinity(::getpid(), sizeof allowed, &allowed) == 0
                   ? CPU_COUNT(&allowed)
                   : ::sysconf(_SC_NPROCESSORS_ONLN);
   cfg.max_waiters = cpus > 1 ? static_cast<uint32_t>(cpus - 1) : 0;
