@@ -535,9 +535,16 @@ struct FastPath::Impl {
 FastPath::FastPath(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 FastPath::~FastPath() {
-  if (impl_) {
-    detachAll();
+  if (!impl_) {
+    return;
   }
+  // Not detachAll(): a FastPath destroyed without a decision (an error path) must not take a
+  // pinned data path down with it. Closing our link fds detaches only unpinned links.
+  for (const auto& l : impl_->xdpLinks) {
+    bpf_link__destroy(l.link);
+  }
+  impl_->xdpLinks.clear();
+  impl_->tcAttachments.clear();
 }
 
 BpfResult<std::unique_ptr<FastPath>> FastPath::load(const FastPathOptions& options) {
@@ -830,7 +837,11 @@ void FastPath::takeOverAttachments(const std::string& pinDir) {
 
 void FastPath::detachAll() {
   for (const auto& l : impl_->xdpLinks) {
-    // A pinned link stays attached until its pin is removed (unpinAll): that is the point of it.
+    // Detach explicitly (BPF_LINK_DETACH) instead of relying on the last reference going away:
+    // a pinned link would stay attached until unpinAll(), and even then the kernel drops a
+    // link's last pinned reference from a workqueue, so the program could still run for a
+    // moment after this returns (seen in CI: the interface still had the program).
+    (void)bpf_link__detach(l.link);
     bpf_link__destroy(l.link);
   }
   impl_->xdpLinks.clear();

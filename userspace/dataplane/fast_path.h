@@ -93,13 +93,14 @@ class FastPath {
   [[nodiscard]] BpfResult<CommitStats> commit(const compiler::CompiledPolicy& policy);
 
   // Attaches the XDP program to `ifindex` (inbound layers) / the tc program to its egress
-  // (outbound layers). Attachments are undone by detachAll() and by the destructor.
-  // Take-over (after adopt() or takeOverAttachments(dir)): if dir/links/xfp_xdp_in_if<ifindex>
-  // is the XDP link of this interface (in the caller's network namespace), attachXdp() switches
-  // it to this object's program atomically (bpf_link_update) and keeps it; a pin whose interface
-  // is gone is ignored (pin() replaces it); a pin of another interface is EEXIST. attachTc()
-  // replaces a tc filter running xfp_tc_out at our handle/priority atomically
-  // (BPF_TC_F_REPLACE); one running another program is EEXIST.
+  // (outbound layers). Attachments are undone by detachAll(); the destructor removes the tc filters
+  // and closes the XDP links (a pinned link stays attached). Take-over (after adopt() or
+  // takeOverAttachments(dir)): if dir/links/xfp_xdp_in_if<ifindex> is the XDP link of this
+  // interface (in the caller's network namespace), attachXdp() switches it to this object's program
+  // atomically (bpf_link_update) and keeps it; a pin whose interface is gone is ignored (pin()
+  // replaces it); a pin of another interface is EEXIST. attachTc() replaces a tc filter running
+  // xfp_tc_out at our handle/priority atomically (BPF_TC_F_REPLACE); one running another program is
+  // EEXIST.
   [[nodiscard]] BpfResult<void> attachXdp(int ifindex, uint32_t mode = 0);
   [[nodiscard]] BpfResult<void> attachTc(int ifindex);
   // For a load()ed FastPath, e.g. after adopt() failed with ESTALE: attachXdp()/attachTc() take
@@ -107,8 +108,9 @@ class FastPath {
   // are new, so commit() before attaching: the interfaces then switch from the old program and
   // policy to the new ones without running unfiltered.
   void takeOverAttachments(const std::string& pinDir);
-  // Removes this object's tc filters and closes its XDP links: an unpinned link detaches, a
-  // pinned one stays attached until its pin is removed (unpinAll()).
+  // Removes this object's tc filters and detaches its XDP links, pinned or not, before
+  // returning (the pins themselves stay until unpinAll()). The destructor only closes: a pinned
+  // link stays attached.
   void detachAll();
   // Forgets every attachment without undoing any: tc filters stay in the kernel, pinned XDP
   // links stay attached (an unpinned link detaches: pin() first). What a service does before
