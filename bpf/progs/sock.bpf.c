@@ -343,6 +343,56 @@ static __always_inline int xfp_mapped(__u32 a0, __u32 a1, __u32 a2) {
   return a0 == 0 && a1 == 0 && a2 == bpf_htonl(0xffff);
 }
 
+/* The address a sock_addr call names is IPv6 for WFP: an AF_INET6 call to an IPv4-mapped address
+ * (a dual-stack socket reaching an IPv4 peer) is classified at the _V4 layer with the IPv4
+ * address, as Windows does, and a rewrite is mapped back. */
+static __always_inline int xfp_addr_is6(struct bpf_sock_addr* ctx, int v6) {
+  if (!v6) {
+    return 0;
+  }
+  const __u32 a0 = XFP_READ(ctx->user_ip6[0]);
+  const __u32 a1 = XFP_READ(ctx->user_ip6[1]);
+  const __u32 a2 = XFP_READ(ctx->user_ip6[2]);
+  return !xfp_mapped(a0, a1, a2);
+}
+
+/* ctx's address (the one the call names) into dst: 16 bytes if is6, else the IPv4 address (of
+ * an AF_INET call, or the last word of a mapped AF_INET6 one). */
+static __always_inline void xfp_get_user_addr(struct bpf_sock_addr* ctx,
+                                              int v6,
+                                              int is6,
+                                              __u8* dst) {
+  if (is6) {
+    xfp_put4(dst, ctx->user_ip6[0]);
+    xfp_put4(dst + 4, ctx->user_ip6[1]);
+    xfp_put4(dst + 8, ctx->user_ip6[2]);
+    xfp_put4(dst + 12, ctx->user_ip6[3]);
+  } else if (v6) {
+    xfp_put4(dst, ctx->user_ip6[3]);
+  } else {
+    xfp_put4(dst, ctx->user_ip4);
+  }
+}
+
+/* Writes addr/port (host order) as ctx's address: the inverse of xfp_get_user_addr. */
+static __always_inline void xfp_set_user_addr(
+    struct bpf_sock_addr* ctx, int v6, int is6, const __u8* addr, __u16 port) {
+  if (is6) {
+    ctx->user_ip6[0] = xfp_get4(addr);
+    ctx->user_ip6[1] = xfp_get4(addr + 4);
+    ctx->user_ip6[2] = xfp_get4(addr + 8);
+    ctx->user_ip6[3] = xfp_get4(addr + 12);
+  } else if (v6) {
+    ctx->user_ip6[0] = 0;
+    ctx->user_ip6[1] = 0;
+    ctx->user_ip6[2] = bpf_htonl(0xffff);
+    ctx->user_ip6[3] = xfp_get4(addr);
+  } else {
+    ctx->user_ip4 = xfp_get4(addr);
+  }
+  ctx->user_port = bpf_htons(port);
+}
+
 /* A redirect key; IPv4-mapped IPv6 addresses become IPv4 keys (a dual-stack proxy accepts an
  * IPv4 client as ::ffff:a.b.c.d). */
 static __always_inline void xfp_key(struct xfp_redirect_key* key,
@@ -389,36 +439,22 @@ static __always_inline int xfp_bind(struct bpf_sock_addr* ctx, int v6) {
   const __u64 cookie = bpf_get_socket_cookie(ctx);
   xfp_ev_init(&ev, cookie, XFP_SOCK_EV_REQUEST);
   xfp_refresh_owner(ctx->sk, cookie, &ev.owner);
-  const __u32 layer = v6 ? XFP_SOCK_BIND_REDIRECT_V6 : XFP_SOCK_BIND_REDIRECT_V4;
+  const int is6 = xfp_addr_is6(ctx, v6);
+  const __u32 layer = is6 ? XFP_SOCK_BIND_REDIRECT_V6 : XFP_SOCK_BIND_REDIRECT_V4;
   if (!xfp_layer_active(layer)) {
     return 1;
   }
   ev.layer = layer;
   ev.proto = (__u8)ctx->protocol;
-  ev.v6 = (__u8)v6;
-  if (v6) {
-    xfp_put4(ev.local, ctx->user_ip6[0]);
-    xfp_put4(ev.local + 4, ctx->user_ip6[1]);
-    xfp_put4(ev.local + 8, ctx->user_ip6[2]);
-    xfp_put4(ev.local + 12, ctx->user_ip6[3]);
-  } else {
-    xfp_put4(ev.local, ctx->user_ip4);
-  }
+  ev.v6 = (__u8)is6;
+  xfp_get_user_addr(ctx, v6, is6, ev.local);
   ev.local_port = bpf_ntohs((__u16)ctx->user_port);
   struct xfp_wait w;
   if (!xfp_upcall(&ev, &w)) {
     return 0;
   }
   if (w.r.rewrite) {
-    if (v6) {
-      ctx->user_ip6[0] = xfp_get4(w.r.addr);
-      ctx->user_ip6[1] = xfp_get4(w.r.addr + 4);
-      ctx->user_ip6[2] = xfp_get4(w.r.addr + 8);
-      ctx->user_ip6[3] = xfp_get4(w.r.addr + 12);
-    } else {
-      ctx->user_ip4 = xfp_get4(w.r.addr);
-    }
-    ctx->user_port = bpf_htons(w.r.port);
+    xfp_set_user_addr(ctx, v6, is6, w.r.addr, w.r.port);
   }
   return 1;
 }
@@ -436,17 +472,28 @@ int xfp_bind6(struct bpf_sock_addr* ctx) {
 static __always_inline int xfp_post_bind(struct bpf_sock* ctx, int v6) {
   struct xfp_sock_event ev;
   const __u64 cookie = bpf_get_socket_cookie(ctx);
-  const __u32 layer = v6 ? XFP_SOCK_RESOURCE_ASSIGNMENT_V6 : XFP_SOCK_RESOURCE_ASSIGNMENT_V4;
+  /* bound to an IPv4-mapped address: an IPv4 assignment (see xfp_addr_is6) */
+  __u32 s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  if (v6) { /* post_bind4 may not read src_ip6 (v6 is a constant in each program) */
+    s0 = XFP_READ(ctx->src_ip6[0]);
+    s1 = XFP_READ(ctx->src_ip6[1]);
+    s2 = XFP_READ(ctx->src_ip6[2]);
+    s3 = XFP_READ(ctx->src_ip6[3]);
+  }
+  const int is6 = v6 && !xfp_mapped(s0, s1, s2);
+  const __u32 layer = is6 ? XFP_SOCK_RESOURCE_ASSIGNMENT_V6 : XFP_SOCK_RESOURCE_ASSIGNMENT_V4;
   const int ask = xfp_layer_active(layer);
   xfp_ev_init(&ev, cookie, ask ? XFP_SOCK_EV_REQUEST : XFP_SOCK_EV_BOUND);
   ev.layer = ask ? layer : 0;
   ev.proto = (__u8)ctx->protocol;
-  ev.v6 = (__u8)v6;
-  if (v6) {
-    xfp_put4(ev.local, ctx->src_ip6[0]);
-    xfp_put4(ev.local + 4, ctx->src_ip6[1]);
-    xfp_put4(ev.local + 8, ctx->src_ip6[2]);
-    xfp_put4(ev.local + 12, ctx->src_ip6[3]);
+  ev.v6 = (__u8)is6;
+  if (is6) {
+    xfp_put4(ev.local, s0);
+    xfp_put4(ev.local + 4, s1);
+    xfp_put4(ev.local + 8, s2);
+    xfp_put4(ev.local + 12, s3);
+  } else if (v6) {
+    xfp_put4(ev.local, s3);
   } else {
     xfp_put4(ev.local, ctx->src_ip4);
   }
@@ -475,29 +522,29 @@ int xfp_post_bind6(struct bpf_sock* ctx) {
 
 /* The request of a connect (or a first sendmsg to a peer): destination asked for, local address
  * if bound, attached records. */
-static __always_inline void xfp_connect_request(struct bpf_sock_addr* ctx,
-                                                struct xfp_sock_event* ev,
-                                                int v6,
-                                                __u32 layer) {
+static __always_inline void xfp_connect_request(
+    struct bpf_sock_addr* ctx, struct xfp_sock_event* ev, int v6, int is6, __u32 layer) {
   ev->layer = layer;
   ev->proto = (__u8)ctx->protocol;
-  ev->v6 = (__u8)v6;
-  if (v6) {
-    xfp_put4(ev->remote, ctx->user_ip6[0]);
-    xfp_put4(ev->remote + 4, ctx->user_ip6[1]);
-    xfp_put4(ev->remote + 8, ctx->user_ip6[2]);
-    xfp_put4(ev->remote + 12, ctx->user_ip6[3]);
-  } else {
-    xfp_put4(ev->remote, ctx->user_ip4);
-  }
+  ev->v6 = (__u8)is6;
+  xfp_get_user_addr(ctx, v6, is6, ev->remote);
   ev->remote_port = bpf_ntohs((__u16)ctx->user_port);
   struct bpf_sock* sk = ctx->sk;
   if (sk) {
-    if (v6) {
+    if (is6) {
       xfp_put4(ev->local, sk->src_ip6[0]);
       xfp_put4(ev->local + 4, sk->src_ip6[1]);
       xfp_put4(ev->local + 8, sk->src_ip6[2]);
       xfp_put4(ev->local + 12, sk->src_ip6[3]);
+    } else if (v6) {
+      /* a dual-stack socket toward an IPv4 peer: bound to a mapped address, or unspecified */
+      const __u32 s0 = XFP_READ(sk->src_ip6[0]);
+      const __u32 s1 = XFP_READ(sk->src_ip6[1]);
+      const __u32 s2 = XFP_READ(sk->src_ip6[2]);
+      const __u32 s3 = XFP_READ(sk->src_ip6[3]);
+      if (xfp_mapped(s0, s1, s2)) {
+        xfp_put4(ev->local, s3);
+      }
     } else {
       xfp_put4(ev->local, sk->src_ip4);
     }
@@ -514,21 +561,6 @@ static __always_inline void xfp_connect_request(struct bpf_sock_addr* ctx,
   }
 }
 
-static __always_inline void xfp_set_dst(struct bpf_sock_addr* ctx,
-                                        int v6,
-                                        const __u8* addr,
-                                        __u16 port) {
-  if (v6) {
-    ctx->user_ip6[0] = xfp_get4(addr);
-    ctx->user_ip6[1] = xfp_get4(addr + 4);
-    ctx->user_ip6[2] = xfp_get4(addr + 8);
-    ctx->user_ip6[3] = xfp_get4(addr + 12);
-  } else {
-    ctx->user_ip4 = xfp_get4(addr);
-  }
-  ctx->user_port = bpf_htons(port);
-}
-
 /* Written into xfp_redirect_pending first and filled in place (saves a record on the stack). */
 static const struct xfp_redirect_record xfp_zero_record = {};
 
@@ -537,11 +569,12 @@ static __always_inline int xfp_connect(struct bpf_sock_addr* ctx, int v6) {
   const __u64 cookie = bpf_get_socket_cookie(ctx);
   xfp_ev_init(&ev, cookie, XFP_SOCK_EV_REQUEST);
   xfp_refresh_owner(ctx->sk, cookie, &ev.owner);
-  const __u32 layer = v6 ? XFP_SOCK_CONNECT_REDIRECT_V6 : XFP_SOCK_CONNECT_REDIRECT_V4;
+  const int is6 = xfp_addr_is6(ctx, v6);
+  const __u32 layer = is6 ? XFP_SOCK_CONNECT_REDIRECT_V6 : XFP_SOCK_CONNECT_REDIRECT_V4;
   if (!xfp_layer_active(layer)) {
     return 1;
   }
-  xfp_connect_request(ctx, &ev, v6, layer);
+  xfp_connect_request(ctx, &ev, v6, is6, layer);
   struct xfp_wait w;
   if (!xfp_upcall(&ev, &w)) {
     return 0;
@@ -549,7 +582,7 @@ static __always_inline int xfp_connect(struct bpf_sock_addr* ctx, int v6) {
   if (!w.r.rewrite) {
     return 1;
   }
-  xfp_set_dst(ctx, v6, w.r.addr, w.r.port);
+  xfp_set_user_addr(ctx, v6, is6, w.r.addr, w.r.port);
   if (bpf_map_update_elem(&xfp_redirect_pending, &cookie, &xfp_zero_record, BPF_ANY) != 0) {
     return 1;
   }
@@ -559,7 +592,7 @@ static __always_inline int xfp_connect(struct bpf_sock_addr* ctx, int v6) {
   }
   __builtin_memcpy(rec->orig_addr, ev.remote, sizeof(rec->orig_addr));
   rec->orig_port = ev.remote_port;
-  rec->v6 = (__u8)v6;
+  rec->v6 = (__u8)is6;
   rec->target_pid = w.r.target_pid;
   rec->redirect_handle = w.r.redirect_handle;
   rec->context_len =
@@ -579,7 +612,8 @@ int xfp_connect6(struct bpf_sock_addr* ctx) {
 }
 
 static __always_inline int xfp_sendmsg(struct bpf_sock_addr* ctx, int v6) {
-  const __u32 layer = v6 ? XFP_SOCK_CONNECT_REDIRECT_V6 : XFP_SOCK_CONNECT_REDIRECT_V4;
+  const int is6 = xfp_addr_is6(ctx, v6);
+  const __u32 layer = is6 ? XFP_SOCK_CONNECT_REDIRECT_V6 : XFP_SOCK_CONNECT_REDIRECT_V4;
   if (!xfp_layer_active(layer)) {
     return 1;
   }
@@ -587,14 +621,7 @@ static __always_inline int xfp_sendmsg(struct bpf_sock_addr* ctx, int v6) {
   struct xfp_sendmsg_key key;
   __builtin_memset(&key, 0, sizeof(key));
   key.cookie = cookie;
-  if (v6) {
-    xfp_put4(key.addr, ctx->user_ip6[0]);
-    xfp_put4(key.addr + 4, ctx->user_ip6[1]);
-    xfp_put4(key.addr + 8, ctx->user_ip6[2]);
-    xfp_put4(key.addr + 12, ctx->user_ip6[3]);
-  } else {
-    xfp_put4(key.addr, ctx->user_ip4);
-  }
+  xfp_get_user_addr(ctx, v6, is6, key.addr);
   key.port = bpf_ntohs((__u16)ctx->user_port);
   const struct xfp_sendmsg_answer* seen = bpf_map_lookup_elem(&xfp_sendmsg_seen, &key);
   if (seen) {
@@ -602,14 +629,14 @@ static __always_inline int xfp_sendmsg(struct bpf_sock_addr* ctx, int v6) {
       return 0;
     }
     if (seen->rewrite) {
-      xfp_set_dst(ctx, v6, seen->addr, seen->port);
+      xfp_set_user_addr(ctx, v6, is6, seen->addr, seen->port);
     }
     return 1;
   }
   struct xfp_sock_event ev;
   xfp_ev_init(&ev, cookie, XFP_SOCK_EV_REQUEST);
   xfp_refresh_owner(ctx->sk, cookie, &ev.owner);
-  xfp_connect_request(ctx, &ev, v6, layer);
+  xfp_connect_request(ctx, &ev, v6, is6, layer);
   ev.flags |= XFP_SOCK_F_SENDMSG;
   struct xfp_wait w;
   const int permit = xfp_upcall(&ev, &w);
@@ -627,7 +654,7 @@ static __always_inline int xfp_sendmsg(struct bpf_sock_addr* ctx, int v6) {
     return 0;
   }
   if (a.rewrite) {
-    xfp_set_dst(ctx, v6, w.r.addr, w.r.port);
+    xfp_set_user_addr(ctx, v6, is6, w.r.addr, w.r.port);
   }
   return 1;
 }

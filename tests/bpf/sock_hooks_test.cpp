@@ -805,6 +805,99 @@ TEST_F(SockHooksTest, Ipv6ConnectRedirectAndOriginalDestination) {
   EXPECT_EQ(s->rec.redirect_handle, 66u);
 }
 
+// A dual-stack (AF_INET6) socket reaching an IPv4 peer through ::ffff:a.b.c.d is IPv4 for WFP:
+// its connect and bind are asked at the _V4 layers with IPv4 addresses, and the IPv4 answers are
+// written back in mapped form. Only the _V4 layers are active here: an upcall at _V6 would not
+// be answered as asked.
+TEST_F(SockHooksTest, DualStackCallsToMappedAddressesAreAskedAtTheV4Layers) {
+  hooks_->configure(XFP_SOCK_CONNECT_REDIRECT_V4 | XFP_SOCK_BIND_REDIRECT_V4,
+                    kWaitNs,
+                    static_cast<uint32_t>(::getpid()));
+  setPolicy([](const xfp_sock_event& e) {
+    if (e.layer == XFP_SOCK_CONNECT_REDIRECT_V4 && e.remote_port == kPortA) {
+      return rewriteTo4(kPortB);
+    }
+    if (e.layer == XFP_SOCK_BIND_REDIRECT_V4 && e.local_port == kPortC) {
+      return rewriteTo4(kPortD);
+    }
+    return permit();
+  });
+  Shared* s = shared_;
+  ASSERT_EQ(run([s] {
+              const int l = tcpSocket();  // an IPv4 proxy on B
+              if (bindTo(l, loop4(kPortB)) != 0 || listen(l, 4) != 0) {
+                return 2;
+              }
+              sockaddr_in6 mappedA = loop6(kPortA);
+              inet_pton(AF_INET6, "::ffff:127.0.0.1", &mappedA.sin6_addr);
+              const int c = tcpSocket(AF_INET6);
+              s->cookie[0] = cookieOf(c);
+              if (connectTo(c, mappedA) != 0) {
+                return 3;
+              }
+              const int a = accept(l, nullptr, nullptr);
+              if (a < 0) {
+                return 4;
+              }
+              sockaddr_in6 peer{};
+              socklen_t len = sizeof peer;
+              getpeername(c, reinterpret_cast<sockaddr*>(&peer), &len);
+              s->port[0] = ntohs(peer.sin6_port);
+              s->ret[0] = IN6_IS_ADDR_V4MAPPED(&peer.sin6_addr) ? 1 : 0;
+              s->orig4Len = sizeof s->orig4;
+              s->ret[1] = getsockopt(a, SOL_IP, XFP_SO_ORIGINAL_DST, &s->orig4, &s->orig4Len);
+              s->err[1] = errno;
+              // bind: asked for C, bound to D, still in mapped form
+              sockaddr_in6 mappedC = loop6(kPortC);
+              inet_pton(AF_INET6, "::ffff:127.0.0.1", &mappedC.sin6_addr);
+              const int u = udpSocket(AF_INET6);
+              s->cookie[1] = cookieOf(u);
+              s->ret[2] = bindTo(u, mappedC);
+              s->err[2] = errno;
+              sockaddr_in6 self{};
+              len = sizeof self;
+              getsockname(u, reinterpret_cast<sockaddr*>(&self), &len);
+              s->port[1] = ntohs(self.sin6_port);
+              s->ret[3] = IN6_IS_ADDR_V4MAPPED(&self.sin6_addr) ? 1 : 0;
+              return 0;
+            }),
+            0);
+  EXPECT_EQ(s->port[0], kPortB) << "the dual-stack client's connection ended at the proxy";
+  EXPECT_EQ(s->ret[0], 1) << "its peer is still a mapped address";
+  ASSERT_EQ(s->ret[1], 0) << std::strerror(s->err[1]);
+  EXPECT_EQ(s->orig4.sin_family, AF_INET);
+  EXPECT_EQ(ntohs(s->orig4.sin_port), kPortA);
+  EXPECT_EQ(s->orig4.sin_addr.s_addr, htonl(INADDR_LOOPBACK));
+  auto req = waitEvent([&](const xfp_sock_event& e) {
+    return e.type == XFP_SOCK_EV_REQUEST && e.cookie == s->cookie[0];
+  });
+  ASSERT_TRUE(req.has_value());
+  EXPECT_EQ(req->layer, uint32_t{XFP_SOCK_CONNECT_REDIRECT_V4});
+  EXPECT_EQ(req->v6, 0);
+  EXPECT_TRUE(isLoop4(req->remote));
+  EXPECT_EQ(req->remote_port, kPortA);
+
+  ASSERT_EQ(s->ret[2], 0) << std::strerror(s->err[2]);
+  EXPECT_EQ(s->port[1], kPortD);
+  EXPECT_EQ(s->ret[3], 1);
+  auto bindReq = waitEvent([&](const xfp_sock_event& e) {
+    return e.type == XFP_SOCK_EV_REQUEST && e.cookie == s->cookie[1];
+  });
+  ASSERT_TRUE(bindReq.has_value());
+  EXPECT_EQ(bindReq->layer, uint32_t{XFP_SOCK_BIND_REDIRECT_V4});
+  EXPECT_EQ(bindReq->v6, 0);
+  EXPECT_TRUE(isLoop4(bindReq->local));
+  EXPECT_EQ(bindReq->local_port, kPortC);
+  // Its BOUND event names the IPv4 address too.
+  auto bound = waitEvent([&](const xfp_sock_event& e) {
+    return e.type == XFP_SOCK_EV_BOUND && e.cookie == s->cookie[1];
+  });
+  ASSERT_TRUE(bound.has_value());
+  EXPECT_EQ(bound->v6, 0);
+  EXPECT_TRUE(isLoop4(bound->local));
+  EXPECT_EQ(bound->local_port, kPortD);
+}
+
 TEST_F(SockHooksTest, RecordsSetOnAnOutgoingSocketMarkItsConnectRequest) {
   hooks_->configure(XFP_SOCK_CONNECT_REDIRECT_V4, kWaitNs, static_cast<uint32_t>(::getpid()));
   Shared* s = shared_;
