@@ -308,17 +308,17 @@ NTSTATUS FwpsAleEndpointGetById0(HANDLE engineHandle,
     return STATUS_INVALID_PARAMETER;
   }
   std::lock_guard lock(rt->endpointMu);
-  auto it = rt->endpoints.find(endpointId);
-  if (it == rt->endpoints.end()) {
+  const Endpoint* e = rt->endpoints.find(endpointId);
+  if (e == nullptr) {
     return STATUS_NOT_FOUND;
   }
   // One block (FwpmFreeMemory0 is free()).
-  const xfp::Bytes app = it->second.who.appId();
+  const xfp::Bytes app = e->who.appId();
   auto* p = static_cast<FWPS_ALE_ENDPOINT_PROPERTIES0*>(std::calloc(1, entrySize(app)));
   if (p == nullptr) {
     return STATUS_NO_MEMORY;
   }
-  fillProperties(it->second, app, p);
+  fillProperties(*e, app, p);
   *properties = p;
   return STATUS_SUCCESS;
 }
@@ -380,8 +380,8 @@ NTSTATUS FwpsAleEndpointEnum0(HANDLE engineHandle,
     std::lock_guard elock(rt->endpointMu);
     size_t used = 0;
     while (used < left.size() && live.size() < numEntriesRequested) {
-      if (auto e = rt->endpoints.find(left[used]); e != rt->endpoints.end()) {
-        live.push_back(e->second);
+      if (const Endpoint* e = rt->endpoints.find(left[used]); e != nullptr) {
+        live.push_back(*e);
       }
       ++used;
     }

@@ -15,6 +15,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "userspace/callout/endpoint_table.h"
 #include "userspace/callout/nbl.h"
 #include "userspace/callout/plugin_host.h"
 #include "userspace/callout/process_identity.h"
@@ -108,21 +109,6 @@ struct SockRequest {
   Clock::time_point deadline{};  // upcalls: when the hook stops waiting
   // The version classifyFn sees as layerData (read-only view), nullptr at layers without data.
   void* currentLayerData();
-};
-
-// A live socket the socket hooks told about (FwpsAleEndpointEnum0): id = socket cookie.
-struct Endpoint {
-  uint64_t id = 0;
-  bool v6 = false;
-  uint8_t proto = 0;
-  uint8_t local[16] = {};
-  uint8_t remote[16] = {};
-  uint16_t localPort = 0;
-  uint16_t remotePort = 0;
-  bool assigned = false;  // a RESOURCE_ASSIGNMENT was indicated (RELEASE follows once)
-  bool connected = false;
-  bool released = false;  // the socket is closed, its TCP connection not yet (TCP_CLOSED to come)
-  ProcessIdentity who;
 };
 
 // One punted packet on its way through the user-space layers.
@@ -268,7 +254,7 @@ struct RuntimeImpl {
   std::deque<xfp_sock_event> sockEvents;
   std::thread sockEventThread;
   mutable std::mutex endpointMu;
-  std::map<uint64_t, Endpoint> endpoints;
+  EndpointTable endpoints;
   // Redirect handles (FwpsRedirectHandleCreate0): id -> provider key.
   std::mutex redirectMu;
   std::map<uint64_t, GUID> redirectHandles;

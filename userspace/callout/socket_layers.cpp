@@ -309,8 +309,8 @@ ProcessIdentity RuntimeImpl::ownerIdentity(uint64_t cookie, const xfp_sock_owner
   }
   {
     std::lock_guard lock(endpointMu);
-    if (auto it = endpoints.find(cookie); it != endpoints.end() && it->second.who.known) {
-      return it->second.who;
+    if (const Endpoint* e = endpoints.find(cookie); e != nullptr && e->who.known) {
+      return e->who;
     }
   }
   dataplane::SockHooks* hooks = liveSockHooks.load();
@@ -324,32 +324,9 @@ ProcessIdentity RuntimeImpl::ownerIdentity(uint64_t cookie, const xfp_sock_owner
 
 ProcessIdentity RuntimeImpl::localEndpointIdentity(const FlowKey& key) const {
   std::lock_guard lock(endpointMu);
-  const Endpoint* best = nullptr;
-  for (const auto& [id, e] : endpoints) {
-    // A dual-stack listener ([::], IPv6 wildcard) also serves IPv4 flows.
-    const bool dualStack = e.v6 && key.v6 == 0 && isZero(e.local) && !e.connected;
-    if (e.proto != key.proto || e.localPort != key.localPort ||
-        (e.v6 != (key.v6 != 0) && !dualStack) || !e.who.known) {
-      continue;
-    }
-    const bool exactLocal = !dualStack && std::memcmp(e.local, key.local, 16) == 0;
-    if (!exactLocal && !isZero(e.local)) {
-      continue;
-    }
-    // The connection's own socket beats the listener, an exact address beats the wildcard.
-    const bool exactConn =
-        e.connected && e.remotePort == key.remotePort && std::memcmp(e.remote, key.remote, 16) == 0;
-    if (exactConn) {
-      return e.who;
-    }
-    if (e.connected) {
-      continue;
-    }
-    if (best == nullptr || (exactLocal && isZero(best->local))) {
-      best = &e;
-    }
-  }
-  return best != nullptr ? best->who : ProcessIdentity{};
+  const Endpoint* e = endpoints.serving(
+      key.v6 != 0, key.proto, key.local, key.localPort, key.remote, key.remotePort);
+  return e != nullptr ? e->who : ProcessIdentity{};
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -419,12 +396,7 @@ void RuntimeImpl::finishSock(Indication& ind, bool permit) {
   if (permit && (layerId == k.assign4 || layerId == k.assign6)) {
     // Into the endpoint table before the answer: the socket's release may follow right after.
     std::lock_guard lock(endpointMu);
-    Endpoint& e = endpoints[ev.cookie];
-    e.id = ev.cookie;
-    e.v6 = ev.v6 != 0;
-    e.proto = ev.proto;
-    std::memcpy(e.local, ev.local, 16);
-    e.localPort = ev.local_port;
+    Endpoint& e = endpoints.place(ev.cookie, ev.v6 != 0, ev.proto, ev.local, ev.local_port);
     e.assigned = true;
     e.who = req->who;
   }
@@ -531,12 +503,7 @@ void RuntimeImpl::onSockEvent(const xfp_sock_event& ev) {
   switch (ev.type) {
     case XFP_SOCK_EV_BOUND: {
       std::lock_guard lock(endpointMu);
-      Endpoint& e = endpoints[ev.cookie];
-      e.id = ev.cookie;
-      e.v6 = v6;
-      e.proto = ev.proto;
-      std::memcpy(e.local, ev.local, 16);
-      e.localPort = ev.local_port;
+      Endpoint& e = endpoints.place(ev.cookie, v6, ev.proto, ev.local, ev.local_port);
       e.assigned = true;
       if (!e.who.known) {
         e.who = ev.owner.tgid != 0 ? identityOf(ev.owner) : ProcessIdentity{};
@@ -558,13 +525,8 @@ void RuntimeImpl::onSockEvent(const xfp_sock_event& ev) {
       }
       {
         std::lock_guard lock(endpointMu);
-        Endpoint& e = endpoints[ev.cookie];
-        e.id = ev.cookie;
-        e.v6 = v6;
-        e.proto = ev.proto;
-        std::memcpy(e.local, ev.local, 16);
+        Endpoint& e = endpoints.place(ev.cookie, v6, ev.proto, ev.local, ev.local_port);
         std::memcpy(e.remote, ev.remote, 16);
-        e.localPort = ev.local_port;
         e.remotePort = ev.remote_port;
         e.connected = true;
         e.who = who;
@@ -580,10 +542,10 @@ void RuntimeImpl::onSockEvent(const xfp_sock_event& ev) {
       classify(v6 ? k.closure6 : k.closure4, who);
       endFlowsOf(ev, false);
       std::lock_guard lock(endpointMu);
-      if (auto it = endpoints.find(ev.cookie); it != endpoints.end()) {
-        it->second.connected = false;
-        if (!it->second.assigned || it->second.released) {
-          endpoints.erase(it);
+      if (Endpoint* e = endpoints.find(ev.cookie); e != nullptr) {
+        e->connected = false;
+        if (!e->assigned || e->released) {
+          endpoints.erase(ev.cookie);
         }
       }
       break;
@@ -593,15 +555,15 @@ void RuntimeImpl::onSockEvent(const xfp_sock_event& ev) {
       bool known = false;
       {
         std::lock_guard lock(endpointMu);
-        if (auto it = endpoints.find(ev.cookie); it != endpoints.end()) {
-          e = it->second;
+        if (Endpoint* live = endpoints.find(ev.cookie); live != nullptr) {
+          e = *live;
           known = true;
           // A TCP connection outlives its socket's release until it reaches CLOSE: its closure
           // (TCP_CLOSED) still needs the endpoint's identity.
-          if (ev.proto == IPPROTO_TCP && it->second.connected) {
-            it->second.released = true;
+          if (ev.proto == IPPROTO_TCP && live->connected) {
+            live->released = true;
           } else {
-            endpoints.erase(it);
+            endpoints.erase(ev.cookie);
           }
         }
       }
