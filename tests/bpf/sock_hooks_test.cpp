@@ -7,6 +7,7 @@
 #include "userspace/dataplane/sock_hooks.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <sched.h>
@@ -434,6 +435,33 @@ TEST_F(SockHooksTest, BoundAndReleasedEventsOfAUdpSocket) {
   EXPECT_EQ(released->remote_port, 0);
   EXPECT_EQ(released->flags & XFP_SOCK_F_LISTENING, 0u);
   EXPECT_EQ(released->owner.tgid, bound->owner.tgid);
+}
+
+// The ring positions are a barrier for a thread that does not consume: once the consumed
+// position reaches the produced position read after a bind() returned, its BOUND event has been
+// handed to the consumer already (the runtime waits so before it looks for a new flow's listener).
+TEST_F(SockHooksTest, RingPositionsOrderEventsBeforeABarrier) {
+  Shared* s = shared_;
+  const uint64_t start = hooks_->producedPosition();
+  ASSERT_EQ(run([s] {
+              const int fd = udpSocket();
+              s->cookie[0] = cookieOf(fd);
+              return bindTo(fd, loop4(kPortA)) == 0 ? 0 : 2;  // stays bound until exit
+            }),
+            0);
+  const uint64_t produced = hooks_->producedPosition();
+  EXPECT_GT(produced, start) << "the bind posted its event";
+  const auto deadline = std::chrono::steady_clock::now() + 3s;
+  while (hooks_->consumedPosition() < produced && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(100us);
+  }
+  ASSERT_GE(hooks_->consumedPosition(), produced);
+  EXPECT_EQ(countEvents([&](const xfp_sock_event& e) {
+              return e.type == XFP_SOCK_EV_BOUND && e.cookie == s->cookie[0];
+            }),
+            1u)
+      << "consumed means delivered: no waiting for the event after the barrier";
+  EXPECT_LE(hooks_->consumedPosition(), hooks_->producedPosition());
 }
 
 TEST_F(SockHooksTest, EstablishedAndClosedEventsOfALoopbackTcpConnection) {
@@ -896,6 +924,82 @@ TEST_F(SockHooksTest, DualStackCallsToMappedAddressesAreAskedAtTheV4Layers) {
   EXPECT_EQ(bound->v6, 0);
   EXPECT_TRUE(isLoop4(bound->local));
   EXPECT_EQ(bound->local_port, kPortD);
+}
+
+// Pinned by takeOver(), the hooks outlive their owner (as after kill -9) and refuse the socket
+// calls at the layers it had configured, at once (fail closed); the next owner's takeOver()
+// replaces them instead of running beside them, and detach() leaves nothing behind.
+TEST_F(SockHooksTest, PinnedHooksOutliveTheirOwnerUntilTheNextTakesOver) {
+  const std::string dir = fmt::format("/sys/fs/bpf/xfpt{}-sockpins", ::getpid());
+  struct Cleanup {
+    std::string dir;
+    ~Cleanup() { test::VethNamespaces::run("rm -rf " + dir); }  // unpinned: they detach
+  } cleanup{dir};
+  const int cg = ::open(cgroup_.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  ASSERT_GE(cg, 0);
+  auto connectProgs = [cg] {
+    std::vector<uint32_t> ids(16);
+    uint32_t count = static_cast<uint32_t>(ids.size());
+    uint32_t flags = 0;
+    EXPECT_EQ(bpf_prog_query(cg, BPF_CGROUP_INET4_CONNECT, 0, &flags, ids.data(), &count), 0);
+    ids.resize(count);
+    std::sort(ids.begin(), ids.end());
+    return ids;
+  };
+  const std::vector<uint32_t> fixtureOnly = connectProgs();
+  ASSERT_EQ(fixtureOnly.size(), 1u) << "the fixture's own hooks";
+  Shared* s = shared_;
+  auto tryCalls = [&] {
+    return run([s] {
+      const int l = tcpSocket();
+      if (bindTo(l, loop4(kPortB)) != 0 || listen(l, 4) != 0) {
+        return 2;
+      }
+      const int c = tcpSocket();
+      s->ret[0] = connectTo(c, loop4(kPortB));
+      s->err[0] = errno;
+      close(c);
+      close(l);
+      return 0;
+    });
+  };
+  {
+    auto first = SockHooks::attach(cgroup_.path(), dir);
+    ASSERT_TRUE(first) << first.error().describe();
+    (*first)->configure(XFP_SOCK_CONNECT_REDIRECT_V4, 0, 0);  // as a runtime leaves them at stop
+    (*first)->heartbeat();
+    auto pinned = (*first)->takeOver();
+    ASSERT_TRUE(pinned) << pinned.error().describe();
+    EXPECT_EQ(::access((dir + "/xfp_connect4").c_str(), F_OK), 0);
+  }  // the owner is gone: its fds are closed
+  const std::vector<uint32_t> kept = connectProgs();
+  EXPECT_EQ(kept.size(), 2u) << "the pinned hooks stay attached";
+  const auto t0 = std::chrono::steady_clock::now();
+  ASSERT_EQ(tryCalls(), 0);
+  EXPECT_EQ(s->ret[0], -1);
+  EXPECT_EQ(s->err[0], EPERM) << "refused at the layer that had filters";
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s) << "refused at once, not after a wait";
+
+  auto second = SockHooks::attach(cgroup_.path(), dir);
+  ASSERT_TRUE(second) << second.error().describe();
+  (*second)->configure(0, kWaitNs, static_cast<uint32_t>(::getpid()));
+  (*second)->heartbeat();
+  auto took = (*second)->takeOver();
+  ASSERT_TRUE(took) << took.error().describe();
+  const std::vector<uint32_t> now = connectProgs();
+  ASSERT_EQ(now.size(), 2u) << "the predecessor made way (not three programs)";
+  for (uint32_t id : kept) {
+    if (!std::binary_search(fixtureOnly.begin(), fixtureOnly.end(), id)) {
+      EXPECT_FALSE(std::binary_search(now.begin(), now.end(), id)) << "the first owner's program";
+    }
+  }
+  ASSERT_EQ(tryCalls(), 0);
+  EXPECT_EQ(s->ret[0], 0) << std::strerror(s->err[0]);
+
+  (*second)->detach();
+  EXPECT_EQ(connectProgs(), fixtureOnly);
+  EXPECT_NE(::access(dir.c_str(), F_OK), 0) << "pins and their directory removed";
+  ::close(cg);
 }
 
 TEST_F(SockHooksTest, RecordsSetOnAnOutgoingSocketMarkItsConnectRequest) {

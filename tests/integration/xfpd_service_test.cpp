@@ -12,13 +12,16 @@
 //    the service and the policy stay intact;
 //  - net events: a real drop arrives on the NetEvents stream with the deciding filter;
 //  - the socket hooks on a configured cgroup: a filter added over the API at
-//    ALE_CONNECT_REDIRECT_V4 refuses connects of processes in the cgroup only, until deleted.
+//    ALE_CONNECT_REDIRECT_V4 refuses connects of processes in the cgroup only, until deleted;
+//    pinned, the hooks keep such a layer closed while xfpd is dead or restarting.
 #include <fcntl.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/support/byte_buffer.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <bpf/bpf.h>
 
 #include <atomic>
 #include <chrono>
@@ -500,6 +503,83 @@ TEST_F(XfpdService, SocketLayersApplyToTheConfiguredCgroup) {
   del.mutable_delete_filter()->set_id(added.id());
   ASSERT_EQ(s->call(del).status(), 0u);
   EXPECT_EQ(inCgroup(7990), 0) << "the filter is gone";
+}
+
+// With a pin dir and no detach_on_stop, the socket hooks are pinned beside the data path: while
+// xfpd is dead (kill -9) or stopped for a restart, socket calls below the cgroup at a layer with
+// filters are refused (fail closed; there is nobody to classify them), others pass; the next
+// xfpd takes the hooks over (one set of programs on the cgroup, not two) and classifies again.
+TEST_F(XfpdService, SocketLayersStayClosedWhileXfpdIsAway) {
+  TestCgroup cgroup;
+  ASSERT_EQ(cgroup.setUp(), "");
+  std::ofstream(base_ + ".json") << R"({"xfp_policy": 1, "filters": [
+      {"name": "no connects to 7990", "layer": "ALE_CONNECT_REDIRECT_V4", "action": "block",
+       "conditions": [{"field": "IP_REMOTE_PORT", "value": 7990}]}]})";
+  std::ofstream(base_ + ".toml") << "policy = \"" << base_ << ".json\"\n"
+                                 << "pin_dir = \"" << pinDir_ << "\"\n"
+                                 << "state_dir = \"" << base_ << "-state\"\n"
+                                 << "socket = \"" << socket_ << "\"\n"
+                                 << "cgroup = \"" << cgroup.path() << "\"\n"
+                                 << "socket_wait_ms = 300\n"
+                                 << "[[interface]]\nname = \"" << ns_.linkA() << "\"\nnetns = \""
+                                 << ns_.nsA() << "\"\n";
+  std::vector<dataplane::UniqueFd> listeners;
+  for (uint16_t port : {7990, 7991}) {
+    listeners.push_back(tcpListenerIn(ns_.nsB(), VethNamespaces::kAddr4B, port, 2000ms));
+    ASSERT_TRUE(listeners.back());
+  }
+  const std::string nsA = ns_.nsA();
+  auto inCgroup = [&](uint16_t port) {
+    return cgroup.runInside(nsA,
+                            [port] { return connectWithin(VethNamespaces::kAddr4B, port, 1500); });
+  };
+  auto bindInCgroup = [&] {  // a call at a layer without filters
+    return cgroup.runInside(nsA, [] {
+      const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+      const Endpoint at = endpoint(VethNamespaces::kAddr4A, 7992);
+      const int rc = ::bind(fd, at.sa(), at.len) == 0 ? 0 : errno;
+      ::close(fd);
+      return rc;
+    });
+  };
+  const std::string connectPin = pinDir_ + "/sock/xfp_connect4";
+  auto connectProgs = [&] {
+    const int cg = ::open(cgroup.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    uint32_t ids[8] = {};
+    uint32_t count = 8;
+    uint32_t flags = 0;
+    const int rc = bpf_prog_query(cg, BPF_CGROUP_INET4_CONNECT, 0, &flags, ids, &count);
+    ::close(cg);
+    return rc == 0 ? static_cast<int>(count) : -1;
+  };
+
+  startXfpd();
+  EXPECT_EQ(inCgroup(7990), EPERM);
+  EXPECT_EQ(inCgroup(7991), 0);
+  EXPECT_EQ(::access(connectPin.c_str(), F_OK), 0) << "pinned beside the data path";
+
+  ASSERT_EQ(xfpd_.stop(SIGKILL), SIGKILL) << xfpd_.log();
+  EXPECT_EQ(connectProgs(), 1) << "the hooks outlive the killed xfpd";
+  EXPECT_EQ(inCgroup(7990), EPERM);
+  EXPECT_EQ(inCgroup(7991), EPERM) << "nobody classifies: refused, not let through";
+  EXPECT_EQ(bindInCgroup(), 0) << "a layer without filters is not affected";
+  int outside = -1;
+  ASSERT_EQ(VethNamespaces::runIn(
+                nsA, [&] { outside = connectWithin(VethNamespaces::kAddr4B, 7990, 1500); }),
+            "");
+  EXPECT_EQ(outside, 0) << "outside the cgroup";
+
+  startXfpd();
+  EXPECT_EQ(connectProgs(), 1) << "taken over, not attached beside";
+  EXPECT_EQ(inCgroup(7990), EPERM);
+  EXPECT_EQ(inCgroup(7991), 0);
+
+  // A clean stop that leaves the data path attached leaves the socket layers closed too.
+  ASSERT_EQ(xfpd_.stop(SIGTERM), 0) << xfpd_.log();
+  EXPECT_EQ(connectProgs(), 1);
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(inCgroup(7991), EPERM);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 1200ms) << "refused at once, no wait";
 }
 
 }  // namespace

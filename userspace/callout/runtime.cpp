@@ -517,9 +517,14 @@ Result<void> CalloutRuntime::attach(int ifindex) {
 }
 
 Result<void> CalloutRuntime::attachCgroup(const std::string& cgroupPath,
-                                          std::chrono::milliseconds wait) {
+                                          std::chrono::milliseconds wait,
+                                          const std::string& pinDir) {
   impl_->sockWaitNs.store(static_cast<uint64_t>(wait.count()) * 1000000ull);
-  return impl_->attachSockHooks(cgroupPath);
+  return impl_->attachSockHooks(cgroupPath, pinDir);
+}
+
+void CalloutRuntime::leaveSocketHooksAttached() {
+  impl_->keepSockHooks.store(true);
 }
 
 AttachedInterface* RuntimeImpl::interfaceFor(uint32_t ifindex) {
@@ -989,6 +994,12 @@ RuntimeImpl::LayerOutcome RuntimeImpl::classifyLayer(const std::shared_ptr<Indic
     who = ind->sockCookie != 0 ? ownerIdentity(ind->sockCookie, nullptr) : ProcessIdentity{};
     if (!who.known && ind->hasFlow) {
       who = localEndpointIdentity(ind->key);
+      if (!who.known && ind->inbound) {
+        // The bind of the socket serving it may be in the events not yet handled (a listener
+        // that connections reach right after listen()): catch up once, bounded.
+        awaitSockEvents(std::chrono::milliseconds(50));
+        who = localEndpointIdentity(ind->key);
+      }
     }
     ind->who = who;
     aleRedirectState(*ind);

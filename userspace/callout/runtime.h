@@ -92,9 +92,15 @@ class CalloutRuntime {
   // answer, at most `wait`), and the endpoint lifetime (flow established, endpoint closure,
   // resource release, flowDeleteFn at a connection's end, FwpsAleEndpoint* enumeration). ALE
   // auth layers then see the local process's identity. One cgroup per runtime.
+  // With a pinDir the hooks are pinned there once answering (SockHooks::takeOver): hooks an
+  // earlier runtime left there are replaced, and these survive this process's crash, refusing
+  // the socket calls at layers with filters until a new runtime takes over (fail closed).
   [[nodiscard]] Result<void> attachCgroup(
       const std::string& cgroupPath,
-      std::chrono::milliseconds wait = std::chrono::milliseconds(200));
+      std::chrono::milliseconds wait = std::chrono::milliseconds(200),
+      const std::string& pinDir = "");
+  // At stop, leave pinned socket hooks attached (a service restart) instead of detaching them.
+  void leaveSocketHooksAttached();
 
   // The management operations a host needs until xfpd owns them (issue 5). Filter add/delete
   // notify the filter's callout (notifyFn; a failing ADD fails the add with

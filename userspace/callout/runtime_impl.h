@@ -247,11 +247,16 @@ struct RuntimeImpl {
   std::atomic<dataplane::SockHooks*> liveSockHooks{nullptr};
   std::atomic<uint32_t> sockLayerBits{0};
   std::atomic<uint64_t> sockWaitNs{200'000'000};
+  // leaveSocketHooksAttached(): at stop the pinned hooks stay (refusing at active layers).
+  std::atomic<bool> keepSockHooks{false};
   std::mutex sockConsumeMu;
   std::vector<std::thread> responders;
   std::mutex sockEventMu;
   std::condition_variable sockEventCv;
   std::deque<xfp_sock_event> sockEvents;
+  uint64_t sockEventsQueued = 0;  // under sockEventMu: pushed to sockEvents so far
+  uint64_t sockEventsDone = 0;    // under sockEventMu: handled by the event thread so far
+  std::condition_variable sockEventsDoneCv;
   std::thread sockEventThread;
   mutable std::mutex endpointMu;
   EndpointTable endpoints;
@@ -281,8 +286,11 @@ struct RuntimeImpl {
   void postCompletion(std::function<void()> fn);
   void onFrame(dataplane::ReceivedFrame&& frame);
   // --- socket_layers.cpp ---
-  Result<void> attachSockHooks(const std::string& cgroupPath);
+  Result<void> attachSockHooks(const std::string& cgroupPath, const std::string& pinDir);
   void stopSockHooks();
+  // Waits, at most `limit`, until the lifetime events the hooks posted before this call have
+  // been handled (the endpoint table then shows every bind made before). Not on the event thread.
+  void awaitSockEvents(Clock::duration limit);
   void responderLoop(unsigned cpu);
   void sockEventLoop();
   void onSockRequest(const xfp_sock_event& ev);

@@ -161,11 +161,12 @@ uint32_t RuntimeImpl::sockLayersOf(const Policy& p) const {
 // ---------------------------------------------------------------------------------------------
 // Threads
 
-Result<void> RuntimeImpl::attachSockHooks(const std::string& cgroupPath) {
+Result<void> RuntimeImpl::attachSockHooks(const std::string& cgroupPath,
+                                          const std::string& pinDir) {
   if (sockHooks) {
     return fail(status::kInvalidParameter, "socket hooks are already attached");
   }
-  auto hooks = dataplane::SockHooks::attach(cgroupPath);
+  auto hooks = dataplane::SockHooks::attach(cgroupPath, pinDir);
   if (!hooks) {
     return fail(0, hooks.error().describe());
   }
@@ -187,6 +188,10 @@ Result<void> RuntimeImpl::attachSockHooks(const std::string& cgroupPath) {
       responders.emplace_back([this, cpu] { responderLoop(cpu); });
     }
   }
+  // Answering now: a predecessor's pinned hooks (refusing while nobody answered) make way.
+  if (auto r = sockHooks->takeOver(); !r) {
+    return fail(0, r.error().describe());  // stop() detaches ours; the predecessor's stay
+  }
   return {};
 }
 
@@ -202,7 +207,14 @@ void RuntimeImpl::stopSockHooks() {
   if (sockEventThread.joinable()) {
     sockEventThread.join();
   }
-  // Detaching the hooks: from here socket calls below the cgroup are no longer classified.
+  if (sockHooks && keepSockHooks.load()) {
+    // Pinned hooks stay for the next runtime: refusing at once at active layers (no wait, and
+    // no exempt process: this pid may be reused), as they will once the heartbeat is stale.
+    sockHooks->configure(sockLayerBits.load(), 0, 0);
+  } else if (sockHooks) {
+    // Detaching the hooks: from here socket calls below the cgroup are no longer classified.
+    sockHooks->detach();
+  }
   liveSockHooks.store(nullptr);
   sockHooks.reset();
 }
@@ -255,6 +267,7 @@ void RuntimeImpl::responderLoop(unsigned cpu) {
         normalizeMapped(normalized);
         std::lock_guard qlock(sockEventMu);
         sockEvents.push_back(normalized);
+        ++sockEventsQueued;
         queued = true;
       });
     }
@@ -289,6 +302,13 @@ void RuntimeImpl::sockEventLoop() {
         released.emplace_back(Clock::now() + kReleaseGrace, ev);
       }
     }
+    if (!todo.empty()) {
+      {
+        std::lock_guard lock(sockEventMu);
+        sockEventsDone += todo.size();
+      }
+      sockEventsDoneCv.notify_all();
+    }
     const bool last = stopping.load();
     while (!released.empty() && (last || released.front().first <= Clock::now())) {
       endFlowsOf(released.front().second, true);
@@ -298,6 +318,28 @@ void RuntimeImpl::sockEventLoop() {
       return;
     }
   }
+}
+
+void RuntimeImpl::awaitSockEvents(Clock::duration limit) {
+  dataplane::SockHooks* hooks = liveSockHooks.load();
+  if (hooks == nullptr || std::this_thread::get_id() == sockEventThread.get_id()) {
+    return;
+  }
+  const auto deadline = Clock::now() + limit;
+  // 1. Everything posted so far is off the ring (the responders take it; they are woken by the
+  //    ring and are never waited for here under a lock of theirs).
+  const uint64_t produced = hooks->producedPosition();
+  while (hooks->consumedPosition() < produced) {
+    if (Clock::now() >= deadline || stopping.load()) {
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
+  }
+  // 2. ... and handled: events are queued before the consumer position moves past them.
+  std::unique_lock lock(sockEventMu);
+  const uint64_t target = sockEventsQueued;
+  sockEventsDoneCv.wait_until(
+      lock, deadline, [&] { return sockEventsDone >= target || stopping.load(); });
 }
 
 // ---------------------------------------------------------------------------------------------

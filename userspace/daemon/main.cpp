@@ -412,7 +412,9 @@ int main(int argc, char** argv) {
     }
   }
   if (status == 0 && !config.cgroup.empty()) {
-    if (auto r = runtime->attachCgroup(config.cgroup, config.socketWait); !r) {
+    // Pinned beside the data path: a crash or restart leaves the socket layers closed.
+    const std::string sockPins = config.pinDir.empty() ? "" : config.pinDir + "/sock";
+    if (auto r = runtime->attachCgroup(config.cgroup, config.socketWait, sockPins); !r) {
       std::cerr << "xfpd: cgroup " << config.cgroup << ": " << r.error().message << "\n";
       status = kExitKernel;
     } else {
@@ -591,8 +593,12 @@ int main(int argc, char** argv) {
     std::lock_guard lock(runtimeMu);
     runtimeHook = nullptr;
   }
+  const bool leaveAttached = !(config.detachOnStop || config.pinDir.empty());
+  if (leaveAttached && runtime != nullptr) {
+    runtime->leaveSocketHooksAttached();  // pinned: they refuse until the next xfpd answers
+  }
   ownedRuntime.reset();  // plugins unloaded: their filters fall back per §4.5 (fail closed)
-  if (config.detachOnStop || config.pinDir.empty()) {
+  if (!leaveAttached) {
     for (const auto& ic : config.interfaces) {
       (void)inNetns(ic.netns, [&] { fp->detachAll(); });
     }

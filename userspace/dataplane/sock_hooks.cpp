@@ -1,7 +1,9 @@
 #include "userspace/dataplane/sock_hooks.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,6 +27,7 @@ namespace xfp::dataplane {
 struct SockHooksImpl {
   std::mutex cfgMu;  // configure() and heartbeat() rewrite one map value from different threads
   std::string cgroupPath;
+  std::string pinDir;  // empty: links are not pinned
   uint64_t cgroupId = 0;
   Skeleton<xfp_sock> skel;
   UniqueFd cgroupFd;
@@ -32,12 +35,18 @@ struct SockHooksImpl {
   std::vector<bpf_link*> links;
   ring_buffer* rb = nullptr;
   MmapArray<xfp_sock_reply> replies;
+  // The ring's consumer and producer position pages, read-only (producedPosition()).
+  void* ringPositions = MAP_FAILED;
+  size_t pageSize = 0;
   const std::function<void(const xfp_sock_event&)>* sink = nullptr;
 
   explicit SockHooksImpl(Skeleton<xfp_sock> s) : skel(std::move(s)) {}
   SockHooksImpl(const SockHooksImpl&) = delete;
   SockHooksImpl& operator=(const SockHooksImpl&) = delete;
   ~SockHooksImpl() {
+    if (ringPositions != MAP_FAILED) {
+      ::munmap(ringPositions, 2 * pageSize);
+    }
     ring_buffer__free(rb);
     for (bpf_link* l : links) {
       bpf_link__destroy(l);
@@ -67,7 +76,8 @@ struct SockHooksImpl {
   }
 };
 
-BpfResult<std::unique_ptr<SockHooks>> SockHooks::attach(const std::string& cgroupPath) {
+BpfResult<std::unique_ptr<SockHooks>> SockHooks::attach(const std::string& cgroupPath,
+                                                        const std::string& pinDir) {
   auto skel = Skeleton<xfp_sock>::open("xfp_sock");
   if (!skel) {
     return tl::unexpected(skel.error());
@@ -83,6 +93,7 @@ BpfResult<std::unique_ptr<SockHooks>> SockHooks::attach(const std::string& cgrou
   }
   auto impl = std::make_unique<SockHooksImpl>(std::move(*skel));
   impl->cgroupPath = cgroupPath;
+  impl->pinDir = pinDir;
 
   impl->cgroupFd = UniqueFd(::open(cgroupPath.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!impl->cgroupFd) {
@@ -118,6 +129,16 @@ BpfResult<std::unique_ptr<SockHooks>> SockHooks::attach(const std::string& cgrou
     return tl::unexpected(replies.error());
   }
   impl->replies = std::move(*replies);
+  impl->pageSize = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  impl->ringPositions = ::mmap(nullptr,
+                               2 * impl->pageSize,
+                               PROT_READ,
+                               MAP_SHARED,
+                               bpf_map__fd(impl->skel->maps.xfp_sock_events),
+                               0);
+  if (impl->ringPositions == MAP_FAILED) {
+    return bpfFailure(-errno, "map the positions of the ring buffer xfp_sock_events");
+  }
   return std::unique_ptr<SockHooks>(new SockHooks(std::move(impl)));
 }
 
@@ -141,6 +162,69 @@ void SockHooks::configure(uint32_t layers, uint64_t waitNs, uint32_t runtimeTgid
                   : ::sysconf(_SC_NPROCESSORS_ONLN);
   cfg.max_waiters = cpus > 1 ? static_cast<uint32_t>(cpus - 1) : 0;
   impl_->writeCfg(cfg);
+}
+
+BpfResult<void> SockHooks::takeOver() {
+  const std::string& dir = impl_->pinDir;
+  if (dir.empty()) {
+    return {};
+  }
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return bpfFailure(-errno, "mkdir " + dir);
+  }
+  // The predecessor's links: everything pinned here is a link of an earlier xfp_sock (on this
+  // cgroup or on the one an earlier configuration named: either way no longer wanted).
+  if (DIR* d = ::opendir(dir.c_str()); d != nullptr) {
+    std::vector<std::string> names;
+    while (const dirent* e = ::readdir(d)) {
+      if (e->d_name[0] != '.') {
+        names.emplace_back(e->d_name);
+      }
+    }
+    ::closedir(d);
+    for (const std::string& name : names) {
+      const std::string path = dir + "/" + name;
+      UniqueFd fd(bpf_obj_get(path.c_str()));
+      if (!fd) {
+        return bpfFailure(-errno, "open the pinned socket hook " + path);
+      }
+      bpf_link_info info{};
+      uint32_t len = sizeof info;
+      if (bpf_obj_get_info_by_fd(fd.get(), &info, &len) != 0 || info.type != BPF_LINK_TYPE_CGROUP) {
+        return bpfFailure(-EINVAL, path + " is not a cgroup link: left alone");
+      }
+      if (bpf_link_detach(fd.get()) != 0 && errno != ENOLINK) {
+        return bpfFailure(-errno, "detach the pinned socket hook " + path);
+      }
+      ::unlink(path.c_str());
+    }
+  }
+  // Links were made in the order of the object's programs: each is pinned under its name.
+  size_t i = 0;
+  bpf_program* prog = nullptr;
+  bpf_object__for_each_program(prog, impl_->skel->obj) {
+    if (i >= impl_->links.size()) {
+      break;
+    }
+    const std::string path = dir + "/" + bpf_program__name(prog);
+    if (int err = bpf_link__pin(impl_->links[i], path.c_str()); err != 0) {
+      return bpfFailure(err, "pin the socket hook " + path);
+    }
+    ++i;
+  }
+  return {};
+}
+
+void SockHooks::detach() {
+  for (bpf_link* l : impl_->links) {
+    (void)bpf_link_detach(bpf_link__fd(l));  // at once, whoever else holds the link
+    if (bpf_link__pin_path(l) != nullptr) {
+      (void)bpf_link__unpin(l);
+    }
+  }
+  if (!impl_->pinDir.empty()) {
+    ::rmdir(impl_->pinDir.c_str());  // only when empty
+  }
 }
 
 xfp_sock_stats SockHooks::stats() const {
@@ -173,6 +257,18 @@ size_t SockHooks::consume(const std::function<void(const xfp_sock_event&)>& fn) 
   const int n = ring_buffer__consume(impl_->rb);
   impl_->sink = nullptr;
   return n > 0 ? static_cast<size_t>(n) : 0;
+}
+
+uint64_t SockHooks::consumedPosition() const {
+  // Page 0 of a BPF ring buffer: the consumer position; page 1: the producer position.
+  const auto* p = static_cast<const uint64_t*>(impl_->ringPositions);
+  return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+
+uint64_t SockHooks::producedPosition() const {
+  const auto* p = reinterpret_cast<const uint64_t*>(static_cast<const char*>(impl_->ringPositions) +
+                                                    impl_->pageSize);
+  return __atomic_load_n(p, __ATOMIC_ACQUIRE);
 }
 
 void SockHooks::reply(const xfp_sock_reply& r) {

@@ -2,7 +2,8 @@
 // cgroup v2 directory (and so to every process below it). It is the kernel half of the ALE
 // layers that Windows classifies at a socket call (docs/ale.md): bind and connect redirection,
 // resource assignment, and the endpoint lifetime events. Attachments are bpf_links owned by this
-// object: destroying it detaches every program.
+// object: destroying it detaches every program, unless takeOver() pinned them (then they stay,
+// and refuse the socket calls at active layers while no runtime answers: fail closed).
 //
 // Two channels reach user space through one ring buffer (xfp_sock_events):
 //   * upcalls (XFP_SOCK_EV_REQUEST): a socket call at a layer with filters waits, bounded by
@@ -27,7 +28,9 @@ struct SockHooksImpl;
 class SockHooks {
  public:
   // Loads xfp_sock and attaches all of its programs to the cgroup v2 directory `cgroupPath`.
-  [[nodiscard]] static BpfResult<std::unique_ptr<SockHooks>> attach(const std::string& cgroupPath);
+  // With a pinDir, takeOver() later pins the links there (one bpffs file per program).
+  [[nodiscard]] static BpfResult<std::unique_ptr<SockHooks>> attach(const std::string& cgroupPath,
+                                                                    const std::string& pinDir = "");
   ~SockHooks();
   SockHooks(const SockHooks&) = delete;
   SockHooks& operator=(const SockHooks&) = delete;
@@ -39,6 +42,14 @@ class SockHooks {
   // What became of the upcalls of this object (posted, answered, timed out, refused as busy or
   // for want of a runtime).
   [[nodiscard]] xfp_sock_stats stats() const;
+  // With a pinDir: detaches the links an earlier owner left pinned there (which refused the
+  // socket calls at active layers while nobody answered) and pins this object's links in their
+  // place, so that they outlive this process (a crash, or a stop that leaves them attached). Call
+  // it after configure() and heartbeat(): until then the predecessor keeps the layers closed
+  // (both run meanwhile; the stale one refuses). Without a pinDir: nothing to do.
+  [[nodiscard]] BpfResult<void> takeOver();
+  // Detaches every program now, pinned or not, and removes the pins (a clean stop).
+  void detach();
   // Proves the answering side is alive (CLOCK_MONOTONIC now); without a fresh heartbeat an
   // upcall is refused at once (EPERM).
   void heartbeat();
@@ -49,6 +60,11 @@ class SockHooks {
   // an epoll instance of their own (waiters of one epoll fd are woken one at a time).
   [[nodiscard]] int eventsMapFd() const;
   size_t consume(const std::function<void(const xfp_sock_event&)>& fn);
+  // Positions in the event ring (bytes, ever growing): every event posted before a reading of
+  // producedPosition() has been taken off the ring (and handed to consume()'s fn) once
+  // consumedPosition() has reached it. A barrier for a thread that is not the consumer.
+  [[nodiscard]] uint64_t producedPosition() const;
+  [[nodiscard]] uint64_t consumedPosition() const;
   // Answers the upcall r.seq (all fields written first, seq last).
   void reply(const xfp_sock_reply& r);
 
