@@ -984,6 +984,22 @@ TEST_F(SockHooksTest, PinnedHooksOutliveTheirOwnerUntilTheNextTakesOver) {
   ASSERT_TRUE(second) << second.error().describe();
   (*second)->configure(0, kWaitNs, static_cast<uint32_t>(::getpid()));
   (*second)->heartbeat();
+  // Something not ours in the way: the takeover changes nothing (the predecessor keeps
+  // refusing, ours are not pinned) and says why.
+  const std::string foreign = dir + "/foreign";
+  ASSERT_EQ(bpf_obj_pin(hooks_->mapFd("xfp_sock_stats"), foreign.c_str()), 0);
+  auto refused = (*second)->takeOver();
+  EXPECT_FALSE(refused);
+  EXPECT_EQ(connectProgs().size(), 3u) << "predecessor and ours both attached, nothing detached";
+  EXPECT_EQ(::access((dir + "/xfp_connect4").c_str(), F_OK), 0) << "the predecessor's pin stays";
+  ASSERT_EQ(::unlink(foreign.c_str()), 0);
+  // As if a takeover had crashed half-way: the predecessor's link also under a staging name.
+  {
+    const int link = bpf_obj_get((dir + "/xfp_connect4").c_str());
+    ASSERT_GE(link, 0);
+    ASSERT_EQ(bpf_obj_pin(link, (dir + "/xfp_connect4_next").c_str()), 0);
+    ::close(link);
+  }
   auto took = (*second)->takeOver();
   ASSERT_TRUE(took) << took.error().describe();
   const std::vector<uint32_t> now = connectProgs();
@@ -993,6 +1009,8 @@ TEST_F(SockHooksTest, PinnedHooksOutliveTheirOwnerUntilTheNextTakesOver) {
       EXPECT_FALSE(std::binary_search(now.begin(), now.end(), id)) << "the first owner's program";
     }
   }
+  EXPECT_EQ(::access((dir + "/xfp_connect4").c_str(), F_OK), 0) << "ours, under the final name";
+  EXPECT_NE(::access((dir + "/xfp_connect4_next").c_str(), F_OK), 0) << "no staging name left";
   ASSERT_EQ(tryCalls(), 0);
   EXPECT_EQ(s->ret[0], 0) << std::strerror(s->err[0]);
 

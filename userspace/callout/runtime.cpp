@@ -997,7 +997,7 @@ RuntimeImpl::LayerOutcome RuntimeImpl::classifyLayer(const std::shared_ptr<Indic
       if (!who.known && ind->inbound) {
         // The bind of the socket serving it may be in the events not yet handled (a listener
         // that connections reach right after listen()): catch up once, bounded.
-        awaitSockEvents(std::chrono::milliseconds(50));
+        awaitSockEvents(std::chrono::milliseconds(20));
         who = localEndpointIdentity(ind->key);
       }
     }

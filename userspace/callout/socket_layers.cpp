@@ -190,7 +190,8 @@ Result<void> RuntimeImpl::attachSockHooks(const std::string& cgroupPath,
   }
   // Answering now: a predecessor's pinned hooks (refusing while nobody answered) make way.
   if (auto r = sockHooks->takeOver(); !r) {
-    return fail(0, r.error().describe());  // stop() detaches ours; the predecessor's stay
+    // Nothing changed: the predecessor's hooks stay pinned (refusing), ours are not pinned.
+    return fail(0, r.error().describe());
   }
   return {};
 }
@@ -281,7 +282,12 @@ void RuntimeImpl::responderLoop(unsigned cpu) {
   ::close(fd);
 }
 
+namespace {
+thread_local bool tOnSockEventThread = false;  // awaitSockEvents() must not wait for itself
+}  // namespace
+
 void RuntimeImpl::sockEventLoop() {
+  tOnSockEventThread = true;
   // A non-TCP socket's flows end a little after its release: a datagram it sent just before
   // closing may still be on its way through the punt path, and its flow must exist to be ended.
   // (The endpoint itself goes at once, so a new socket on the same port is not mistaken for it.)
@@ -322,7 +328,7 @@ void RuntimeImpl::sockEventLoop() {
 
 void RuntimeImpl::awaitSockEvents(Clock::duration limit) {
   dataplane::SockHooks* hooks = liveSockHooks.load();
-  if (hooks == nullptr || std::this_thread::get_id() == sockEventThread.get_id()) {
+  if (hooks == nullptr || tOnSockEventThread) {
     return;
   }
   const auto deadline = Clock::now() + limit;
@@ -567,11 +573,8 @@ void RuntimeImpl::onSockEvent(const xfp_sock_event& ev) {
       }
       {
         std::lock_guard lock(endpointMu);
-        Endpoint& e = endpoints.place(ev.cookie, v6, ev.proto, ev.local, ev.local_port);
-        std::memcpy(e.remote, ev.remote, 16);
-        e.remotePort = ev.remote_port;
-        e.connected = true;
-        e.who = who;
+        endpoints.place(ev.cookie, v6, ev.proto, ev.local, ev.local_port).who = who;
+        endpoints.connect(ev.cookie, ev.remote, ev.remote_port);
       }
       classify(v6 ? k.established6 : k.established4, who);
       break;
@@ -585,9 +588,10 @@ void RuntimeImpl::onSockEvent(const xfp_sock_event& ev) {
       endFlowsOf(ev, false);
       std::lock_guard lock(endpointMu);
       if (Endpoint* e = endpoints.find(ev.cookie); e != nullptr) {
-        e->connected = false;
         if (!e->assigned || e->released) {
           endpoints.erase(ev.cookie);
+        } else {
+          endpoints.disconnect(ev.cookie);
         }
       }
       break;

@@ -50,6 +50,7 @@
 #include "userspace/dataplane/cgroup2.h"
 #include "userspace/dataplane/fast_path.h"
 #include "userspace/dataplane/net_events.h"
+#include "userspace/dataplane/sock_hooks.h"
 #include "userspace/engine/engine.h"
 #include "userspace/engine/store.h"
 
@@ -409,6 +410,13 @@ int main(int argc, char** argv) {
     if (auto r = fp->pin(config.pinDir); !r) {
       std::cerr << "xfpd: " << r.error().describe() << "\n";
       status = kExitKernel;
+    }
+  }
+  if (status == 0 && !config.pinDir.empty() && config.cgroup.empty()) {
+    // Socket hooks an earlier configuration pinned (on a cgroup no longer named) would keep
+    // refusing that cgroup's socket calls with nobody answering: retired.
+    if (auto r = xfp::dataplane::SockHooks::retirePinned(config.pinDir + "/sock"); !r) {
+      spdlog::warn("pinned socket hooks under {}/sock: {}", config.pinDir, r.error().describe());
     }
   }
   if (status == 0 && !config.cgroup.empty()) {

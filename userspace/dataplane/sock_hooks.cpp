@@ -11,6 +11,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstddef>
 #include <cstring>
@@ -27,7 +28,8 @@ namespace xfp::dataplane {
 struct SockHooksImpl {
   std::mutex cfgMu;  // configure() and heartbeat() rewrite one map value from different threads
   std::string cgroupPath;
-  std::string pinDir;  // empty: links are not pinned
+  std::string pinDir;             // empty: links are not pinned
+  std::vector<std::string> pins;  // this object's pins (takeOver())
   uint64_t cgroupId = 0;
   Skeleton<xfp_sock> skel;
   UniqueFd cgroupFd;
@@ -164,53 +166,118 @@ void SockHooks::configure(uint32_t layers, uint64_t waitNs, uint32_t runtimeTgid
   impl_->writeCfg(cfg);
 }
 
+namespace {
+
+// The cgroup links pinned in dir (an earlier xfp_sock's), opened and checked; names relative.
+struct PinnedLink {
+  std::string name;
+  UniqueFd fd;
+};
+
+BpfResult<std::vector<PinnedLink>> openPinned(const std::string& dir) {
+  std::vector<PinnedLink> found;
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) {
+    if (errno == ENOENT) {
+      return found;
+    }
+    return bpfFailure(-errno, "open " + dir);
+  }
+  std::vector<std::string> names;
+  while (const dirent* e = ::readdir(d)) {
+    if (e->d_name[0] != '.') {  // bpffs names have no dots: only "." and ".." are skipped
+      names.emplace_back(e->d_name);
+    }
+  }
+  ::closedir(d);
+  for (const std::string& name : names) {
+    const std::string path = dir + "/" + name;
+    UniqueFd fd(bpf_obj_get(path.c_str()));
+    if (!fd) {
+      return bpfFailure(-errno, "open the pinned socket hook " + path);
+    }
+    bpf_link_info info{};
+    uint32_t len = sizeof info;
+    if (bpf_obj_get_info_by_fd(fd.get(), &info, &len) != 0 || info.type != BPF_LINK_TYPE_CGROUP) {
+      return bpfFailure(-EINVAL, path + " is not a cgroup link: left alone, and so is the rest");
+    }
+    found.push_back({name, std::move(fd)});
+  }
+  return found;
+}
+
+}  // namespace
+
+BpfResult<void> SockHooks::retirePinned(const std::string& dir) {
+  auto pinned = openPinned(dir);
+  if (!pinned) {
+    return tl::unexpected(pinned.error());
+  }
+  for (PinnedLink& l : *pinned) {
+    if (bpf_link_detach(l.fd.get()) != 0 && errno != ENOLINK) {
+      return bpfFailure(-errno, "detach the pinned socket hook " + dir + "/" + l.name);
+    }
+    ::unlink((dir + "/" + l.name).c_str());
+  }
+  ::rmdir(dir.c_str());  // only when empty
+  return {};
+}
+
 BpfResult<void> SockHooks::takeOver() {
   const std::string& dir = impl_->pinDir;
-  if (dir.empty()) {
+  if (dir.empty() || !impl_->pins.empty()) {
     return {};
+  }
+  // 1. The predecessor's links, all checked before anything changes: on an error here they stay
+  //    as they are (still refusing), and ours are not pinned.
+  auto predecessors = openPinned(dir);
+  if (!predecessors) {
+    return tl::unexpected(predecessors.error());
   }
   if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
     return bpfFailure(-errno, "mkdir " + dir);
   }
-  // The predecessor's links: everything pinned here is a link of an earlier xfp_sock (on this
-  // cgroup or on the one an earlier configuration named: either way no longer wanted).
-  if (DIR* d = ::opendir(dir.c_str()); d != nullptr) {
-    std::vector<std::string> names;
-    while (const dirent* e = ::readdir(d)) {
-      if (e->d_name[0] != '.') {
-        names.emplace_back(e->d_name);
-      }
-    }
-    ::closedir(d);
-    for (const std::string& name : names) {
-      const std::string path = dir + "/" + name;
-      UniqueFd fd(bpf_obj_get(path.c_str()));
-      if (!fd) {
-        return bpfFailure(-errno, "open the pinned socket hook " + path);
-      }
-      bpf_link_info info{};
-      uint32_t len = sizeof info;
-      if (bpf_obj_get_info_by_fd(fd.get(), &info, &len) != 0 || info.type != BPF_LINK_TYPE_CGROUP) {
-        return bpfFailure(-EINVAL, path + " is not a cgroup link: left alone");
-      }
-      if (bpf_link_detach(fd.get()) != 0 && errno != ENOLINK) {
-        return bpfFailure(-errno, "detach the pinned socket hook " + path);
-      }
-      ::unlink(path.c_str());
-    }
-  }
-  // Links were made in the order of the object's programs: each is pinned under its name.
+  // 2. Ours pinned under staging names first: from here a crash leaves them attached.
+  std::vector<std::pair<std::string, std::string>> staged;  // hidden path, final path
   size_t i = 0;
   bpf_program* prog = nullptr;
   bpf_object__for_each_program(prog, impl_->skel->obj) {
     if (i >= impl_->links.size()) {
       break;
     }
-    const std::string path = dir + "/" + bpf_program__name(prog);
-    if (int err = bpf_link__pin(impl_->links[i], path.c_str()); err != 0) {
-      return bpfFailure(err, "pin the socket hook " + path);
+    // Final name: the program's; first a staging one (bpffs allows no dots in names), while a
+    // predecessor's may be in the way. A takeover that crashed half-way left its links under
+    // staging names: found as predecessors above, detached below.
+    const std::string final = dir + "/" + bpf_program__name(prog);
+    const std::string hidden = final + "_next";
+    ::unlink(hidden.c_str());
+    if (bpf_obj_pin(bpf_link__fd(impl_->links[i]), hidden.c_str()) != 0) {
+      const int err = -errno;
+      for (const auto& [h, f] : staged) {
+        ::unlink(h.c_str());
+      }
+      return bpfFailure(err, "pin the socket hook " + hidden);
     }
+    staged.emplace_back(hidden, final);
     ++i;
+  }
+  // 3. The predecessor makes way (both ran until now; the stale one refused), then our pins
+  //    take the final names (a rename replaces a predecessor's pin of the same name).
+  for (PinnedLink& l : *predecessors) {
+    (void)bpf_link_detach(l.fd.get());
+    const std::string path = dir + "/" + l.name;
+    const bool nowOurs =
+        std::any_of(staged.begin(), staged.end(), [&](const auto& st) { return st.first == path; });
+    if (!nowOurs) {  // a crashed takeover's staging name is ours by now (replaced in step 2)
+      ::unlink(path.c_str());
+    }
+  }
+  for (const auto& [hidden, final] : staged) {
+    if (::rename(hidden.c_str(), final.c_str()) != 0) {
+      impl_->pins.push_back(hidden);  // pinned all the same, under its staging name
+      continue;
+    }
+    impl_->pins.push_back(final);
   }
   return {};
 }
@@ -218,10 +285,11 @@ BpfResult<void> SockHooks::takeOver() {
 void SockHooks::detach() {
   for (bpf_link* l : impl_->links) {
     (void)bpf_link_detach(bpf_link__fd(l));  // at once, whoever else holds the link
-    if (bpf_link__pin_path(l) != nullptr) {
-      (void)bpf_link__unpin(l);
-    }
   }
+  for (const std::string& pin : impl_->pins) {
+    ::unlink(pin.c_str());
+  }
+  impl_->pins.clear();
   if (!impl_->pinDir.empty()) {
     ::rmdir(impl_->pinDir.c_str());  // only when empty
   }

@@ -50,6 +50,10 @@ class SockHooks {
   [[nodiscard]] BpfResult<void> takeOver();
   // Detaches every program now, pinned or not, and removes the pins (a clean stop).
   void detach();
+  // Detaches and unpins the socket hooks an earlier owner left pinned in dir (a service whose
+  // configuration no longer names a cgroup). A pin that is not a cgroup link is an error, and
+  // then nothing is changed.
+  [[nodiscard]] static BpfResult<void> retirePinned(const std::string& dir);
   // Proves the answering side is alive (CLOCK_MONOTONIC now); without a fresh heartbeat an
   // upcall is refused at once (EPERM).
   void heartbeat();

@@ -87,11 +87,8 @@ TEST(EndpointTable, TheConnectionsOwnSocketBeatsTheListenerAndExactBeatsWildcard
   EndpointTable t;
   t.place(1, false, 6, kAny.b, 80).who = owner(100);   // listener on 0.0.0.0:80
   t.place(2, false, 6, v4(1).b, 80).who = owner(200);  // listener on 10.0.0.1:80
-  Endpoint& conn = t.place(3, false, 6, v4(1).b, 80);  // an accepted connection
-  std::memcpy(conn.remote, v4(9).b, 16);
-  conn.remotePort = 5555;
-  conn.connected = true;
-  conn.who = owner(300);
+  t.place(3, false, 6, v4(1).b, 80).who = owner(300);  // an accepted connection
+  t.connect(3, v4(9).b, 5555);
 
   auto tgidOf = [&](const Addr& local, const Addr& remote, uint16_t rport) {
     const Endpoint* e = t.serving(false, 6, local.b, 80, remote.b, rport);
@@ -130,6 +127,18 @@ TEST(EndpointTable, TheIndexFollowsARebindAndAnErase) {
   EXPECT_EQ(t.size(), 0u);
 }
 
+TEST(EndpointTable, AClosedConnectionServesAsItsBoundSocketAgain) {
+  EndpointTable t;
+  t.place(4, false, 17, v4(1).b, 53).who = owner(40);
+  t.connect(4, v4(9).b, 999);
+  EXPECT_EQ(t.serving(false, 17, v4(1).b, 53, v4(8).b, 1), nullptr) << "connected to another peer";
+  ASSERT_NE(t.serving(false, 17, v4(1).b, 53, v4(9).b, 999), nullptr);
+  t.disconnect(4);
+  ASSERT_NE(t.serving(false, 17, v4(1).b, 53, v4(8).b, 1), nullptr);
+  t.erase(4);
+  EXPECT_EQ(t.serving(false, 17, v4(1).b, 53, v4(9).b, 999), nullptr);
+}
+
 TEST(EndpointTable, AnOwnerNotKnownDoesNotServe) {
   EndpointTable t;
   t.place(1, false, 6, kAny.b, 22);
@@ -156,11 +165,10 @@ TEST(EndpointTable, AgreesWithAScanOnRandomTables) {
       const bool isV6 = local.b[0] == 0xfd || (zero(local.b) && (rng() & 1) != 0);
       Endpoint& e = t.place(cookie, isV6, pick(protos), local.b, pick(ports));
       e.who = (rng() % 5) != 0 ? owner(static_cast<uint32_t>(cookie)) : ProcessIdentity{};
-      e.connected = (rng() % 3) == 0;
-      if (e.connected) {
-        const Addr& remote = isV6 ? v6(9) : v4(9);
-        std::memcpy(e.remote, remote.b, 16);
-        e.remotePort = (rng() & 1) != 0 ? 7000 : 7001;
+      if ((rng() % 3) == 0) {
+        t.connect(cookie, (isV6 ? v6(9) : v4(9)).b, (rng() & 1) != 0 ? 7000 : 7001);
+      } else if ((rng() % 4) == 0) {
+        t.disconnect(cookie);  // a connection that closed while its socket stays bound
       }
     }
     for (const Addr& local : addrs) {
