@@ -509,17 +509,28 @@ int Bench::run() {
   printTable(cases);
   const CaseTotals& c4 = cases[3].t;
   fmt::print(
-      "\nRuntimeStats over the run: sockRequests {}, sockRedirected {}, sockEvents {} (case 3: {} "
+      "\nRuntimeStats over the run: sockRequests {}, sockRedirected {}, sockEvents {}, sockLate {} "
+      "(answers ready after the call gave up) (case 3: {} "
       "upcalls for {} connects; case 4: {} upcalls, {} redirected for {} connects, warm-up "
       "included).\n",
       st.sockRequests.load(),
       st.sockRedirected.load(),
       st.sockEvents.load(),
+      st.sockLate.load(),
       cases[2].t.sockRequests,
       cases[2].t.attempted,
       c4.sockRequests,
       c4.sockRedirected,
       c4.attempted);
+  const xfp_sock_stats hs = env_.runtime().socketHookStats();
+  fmt::print(
+      "Socket hooks over the run: upcalls {}, answered in time {}, timed out {} (EPERM), busy {} "
+      "(EAGAIN), no runtime {} (EPERM).\n",
+      hs.upcalls,
+      hs.answered,
+      hs.timed_out,
+      hs.busy,
+      hs.no_runtime);
   fmt::print("\nTotal run time {:.1f} s.\n",
              std::chrono::duration<double>(Clock::now() - start).count());
 

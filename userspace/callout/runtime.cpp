@@ -1529,6 +1529,11 @@ const RuntimeStats& CalloutRuntime::stats() const {
   return impl_->stats;
 }
 
+xfp_sock_stats CalloutRuntime::socketHookStats() const {
+  dataplane::SockHooks* hooks = impl_->liveSockHooks.load();
+  return hooks != nullptr ? hooks->stats() : xfp_sock_stats{};
+}
+
 size_t CalloutRuntime::pendedNow() const {
   std::lock_guard lock(impl_->pendMu);
   return impl_->pended.size();

@@ -25,6 +25,7 @@
 #include "userspace/core/policy.h"
 #include "userspace/core/result.h"
 #include "userspace/dataplane/fast_path.h"
+#include "xfp/abi.h"
 
 namespace xfp::callout {
 
@@ -126,6 +127,9 @@ class CalloutRuntime {
 
   PluginHost& plugins();
   [[nodiscard]] const RuntimeStats& stats() const;
+  // The socket hooks' own count of their upcalls (posted, answered in time, timed out, refused
+  // as busy or for want of a runtime); all zero without attachCgroup().
+  [[nodiscard]] xfp_sock_stats socketHookStats() const;
   // Pended indications held right now.
   [[nodiscard]] size_t pendedNow() const;
   // Flows with a flow context right now.
