@@ -276,6 +276,13 @@ class SockHooksTest : public testing::Test {
     return n;
   }
 
+  // The upcall (request) of one socket, waited for.
+  std::optional<xfp_sock_event> requestOf(uint64_t cookie) {
+    return waitEvent([cookie](const xfp_sock_event& e) {
+      return e.type == XFP_SOCK_EV_REQUEST && e.cookie == cookie;
+    });
+  }
+
   // Runs fn in a child inside the cgroup and the namespace; its exit code (0: all went as
   // expected) and why it failed to run.
   int run(const std::function<int()>& fn) {
@@ -553,9 +560,7 @@ TEST_F(SockHooksTest, ConnectAnsweredBlockFailsWithEperm) {
             0);
   EXPECT_EQ(s->ret[0], -1);
   EXPECT_EQ(s->err[0], EPERM);
-  auto req = waitEvent([&](const xfp_sock_event& e) {
-    return e.type == XFP_SOCK_EV_REQUEST && e.cookie == s->cookie[0];
-  });
+  auto req = requestOf(s->cookie[0]);
   ASSERT_TRUE(req.has_value());
   EXPECT_EQ(req->layer, uint32_t{XFP_SOCK_CONNECT_REDIRECT_V4});
   EXPECT_EQ(req->proto, 6);
@@ -583,9 +588,7 @@ TEST_F(SockHooksTest, ConnectOfABoundSocketCarriesItsLocalPort) {
               return connectTo(c, loop4(kPortB)) == 0 ? 0 : 4;
             }),
             0);
-  auto req = waitEvent([&](const xfp_sock_event& e) {
-    return e.type == XFP_SOCK_EV_REQUEST && e.cookie == s->cookie[0];
-  });
+  auto req = requestOf(s->cookie[0]);
   ASSERT_TRUE(req.has_value());
   EXPECT_EQ(req->flags & XFP_SOCK_F_HAD_LOCAL_PORT, uint32_t{XFP_SOCK_F_HAD_LOCAL_PORT});
   EXPECT_EQ(req->local_port, kPortC);
@@ -636,9 +639,7 @@ TEST_F(SockHooksTest, AnUnansweredUpcallIsRefusedAfterTheWait) {
   EXPECT_EQ(s->ret[0], -1);
   EXPECT_EQ(s->err[0], EPERM);
   EXPECT_GE(took, 300ms);
-  EXPECT_TRUE(waitEvent([&](const xfp_sock_event& e) {
-                return e.type == XFP_SOCK_EV_REQUEST && e.cookie == s->cookie[0];
-              }).has_value());
+  EXPECT_TRUE(requestOf(s->cookie[0]).has_value());
 }
 
 // One CPU stays free for the answer: with one hook waiting on this 2-CPU machine (max_waiters =
@@ -896,9 +897,7 @@ TEST_F(SockHooksTest, DualStackCallsToMappedAddressesAreAskedAtTheV4Layers) {
   EXPECT_EQ(s->orig4.sin_family, AF_INET);
   EXPECT_EQ(ntohs(s->orig4.sin_port), kPortA);
   EXPECT_EQ(s->orig4.sin_addr.s_addr, htonl(INADDR_LOOPBACK));
-  auto req = waitEvent([&](const xfp_sock_event& e) {
-    return e.type == XFP_SOCK_EV_REQUEST && e.cookie == s->cookie[0];
-  });
+  auto req = requestOf(s->cookie[0]);
   ASSERT_TRUE(req.has_value());
   EXPECT_EQ(req->layer, uint32_t{XFP_SOCK_CONNECT_REDIRECT_V4});
   EXPECT_EQ(req->v6, 0);
@@ -908,9 +907,7 @@ TEST_F(SockHooksTest, DualStackCallsToMappedAddressesAreAskedAtTheV4Layers) {
   ASSERT_EQ(s->ret[2], 0) << std::strerror(s->err[2]);
   EXPECT_EQ(s->port[1], kPortD);
   EXPECT_EQ(s->ret[3], 1);
-  auto bindReq = waitEvent([&](const xfp_sock_event& e) {
-    return e.type == XFP_SOCK_EV_REQUEST && e.cookie == s->cookie[1];
-  });
+  auto bindReq = requestOf(s->cookie[1]);
   ASSERT_TRUE(bindReq.has_value());
   EXPECT_EQ(bindReq->layer, uint32_t{XFP_SOCK_BIND_REDIRECT_V4});
   EXPECT_EQ(bindReq->v6, 0);
@@ -1058,15 +1055,11 @@ TEST_F(SockHooksTest, RecordsSetOnAnOutgoingSocketMarkItsConnectRequest) {
   EXPECT_EQ(s->err[1], kernelErrno) << "the kernel's own answer";
   EXPECT_EQ(s->ret[2], -1);
   EXPECT_EQ(s->err[2], kernelErrno) << "the kernel's own answer";
-  auto marked = waitEvent([&](const xfp_sock_event& e) {
-    return e.type == XFP_SOCK_EV_REQUEST && e.cookie == s->cookie[0];
-  });
+  auto marked = requestOf(s->cookie[0]);
   ASSERT_TRUE(marked.has_value());
   EXPECT_EQ(marked->flags & XFP_SOCK_F_RECORDS, uint32_t{XFP_SOCK_F_RECORDS});
   EXPECT_EQ(marked->records_handle, 0xbeefu);
-  auto plain = waitEvent([&](const xfp_sock_event& e) {
-    return e.type == XFP_SOCK_EV_REQUEST && e.cookie == s->cookie[1];
-  });
+  auto plain = requestOf(s->cookie[1]);
   ASSERT_TRUE(plain.has_value());
   EXPECT_EQ(plain->flags & XFP_SOCK_F_RECORDS, 0u);
   EXPECT_EQ(plain->records_handle, 0u);
@@ -1099,9 +1092,7 @@ TEST_F(SockHooksTest, BindRedirectRewritesThePortBound) {
   EXPECT_EQ(s->port[0], kPortB);
   EXPECT_EQ(s->received[0], 4);
   EXPECT_EQ(std::string(s->data, 4), "bind");
-  auto req = waitEvent([&](const xfp_sock_event& e) {
-    return e.type == XFP_SOCK_EV_REQUEST && e.cookie == s->cookie[0];
-  });
+  auto req = requestOf(s->cookie[0]);
   ASSERT_TRUE(req.has_value());
   EXPECT_EQ(req->layer, uint32_t{XFP_SOCK_BIND_REDIRECT_V4});
   EXPECT_EQ(req->proto, 17);

@@ -116,13 +116,14 @@ class XfpdService : public ::testing::Test {
       ::unlink((base_ + ext).c_str());
     }
   }
-  void writeConfig() {
-    std::ofstream(base_ + ".toml")
-        << "policy = \"" << base_ << ".json\"\n"
-        << "pin_dir = \"" << pinDir_ << "\"\n"
-        << "state_dir = \"" << base_ << "-state\"\n"
-        << "socket = \"" << socket_ << "\"\n"
-        << "[[interface]]\nname = \"" << ns_.linkA() << "\"\nnetns = \"" << ns_.nsA() << "\"\n";
+  // extraKeys: more top-level keys, each line ending in \n (they go before [[interface]]).
+  void writeConfig(const std::string& extraKeys = "") {
+    std::ofstream(base_ + ".toml") << "policy = \"" << base_ << ".json\"\n"
+                                   << "pin_dir = \"" << pinDir_ << "\"\n"
+                                   << "state_dir = \"" << base_ << "-state\"\n"
+                                   << "socket = \"" << socket_ << "\"\n"
+                                   << extraKeys << "[[interface]]\nname = \"" << ns_.linkA()
+                                   << "\"\nnetns = \"" << ns_.nsA() << "\"\n";
   }
   void startXfpd() {
     ASSERT_EQ(xfpd_.start({"--config", base_ + ".toml", "--duration", "300"}), "");
@@ -458,16 +459,7 @@ TEST_F(XfpdService, NetEventsStreamReportsRealDrops) {
 TEST_F(XfpdService, SocketLayersApplyToTheConfiguredCgroup) {
   TestCgroup cgroup;
   ASSERT_EQ(cgroup.setUp(), "");
-  // Top-level keys before the [[interface]] table.
-  std::ofstream(base_ + ".toml") << "policy = \"" << base_ << ".json\"\n"
-                                 << "pin_dir = \"" << pinDir_ << "\"\n"
-                                 << "state_dir = \"" << base_ << "-state\"\n"
-                                 << "socket = \"" << socket_ << "\"\n"
-                                 << "cgroup = \"" << cgroup.path() << "\"\n"
-                                 << "socket_wait_ms = 300\n"
-                                 << "detach_on_stop = true\n"
-                                 << "[[interface]]\nname = \"" << ns_.linkA() << "\"\nnetns = \""
-                                 << ns_.nsA() << "\"\n";
+  writeConfig("cgroup = \"" + cgroup.path() + "\"\nsocket_wait_ms = 300\ndetach_on_stop = true\n");
   startXfpd();
   EXPECT_NE(xfpd_.log().find("socket hooks on cgroup " + cgroup.path()), std::string::npos)
       << xfpd_.log();
@@ -515,14 +507,7 @@ TEST_F(XfpdService, SocketLayersStayClosedWhileXfpdIsAway) {
   std::ofstream(base_ + ".json") << R"({"xfp_policy": 1, "filters": [
       {"name": "no connects to 7990", "layer": "ALE_CONNECT_REDIRECT_V4", "action": "block",
        "conditions": [{"field": "IP_REMOTE_PORT", "value": 7990}]}]})";
-  std::ofstream(base_ + ".toml") << "policy = \"" << base_ << ".json\"\n"
-                                 << "pin_dir = \"" << pinDir_ << "\"\n"
-                                 << "state_dir = \"" << base_ << "-state\"\n"
-                                 << "socket = \"" << socket_ << "\"\n"
-                                 << "cgroup = \"" << cgroup.path() << "\"\n"
-                                 << "socket_wait_ms = 300\n"
-                                 << "[[interface]]\nname = \"" << ns_.linkA() << "\"\nnetns = \""
-                                 << ns_.nsA() << "\"\n";
+  writeConfig("cgroup = \"" + cgroup.path() + "\"\nsocket_wait_ms = 300\n");
   std::vector<dataplane::UniqueFd> listeners;
   for (uint16_t port : {7990, 7991}) {
     listeners.push_back(tcpListenerIn(ns_.nsB(), VethNamespaces::kAddr4B, port, 2000ms));
