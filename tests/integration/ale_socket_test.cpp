@@ -57,7 +57,8 @@ bool readExactly(int fd, char* buf, size_t n) {
 // (SO_ORIGINAL_DST: 10.199.0.2:origPort) and the redirect records (handle, context, target pid),
 // connects there itself with those records on its socket (so it is not redirected again) and
 // relays one exchange: 5 bytes from the client, "via-proxy:" + them to the server, the server's
-// reply back. 0 on success, else the step that failed (10..17).
+// reply back. 0 on success, else the step that failed (10..19; 15/18/19: its own connect failed
+// with EPERM / EAGAIN / another error).
 int proxyOnce(uint16_t listenPort,
               uint16_t origPort,
               const char* context,
@@ -96,7 +97,9 @@ int proxyOnce(uint16_t listenPort,
     return 14;
   }
   if (::connect(out, reinterpret_cast<sockaddr*>(&orig), sizeof orig) != 0) {
-    return 15;
+    // Which refusal tells the cause: EPERM = the upcall got no answer in time (or a BLOCK),
+    // EAGAIN = every CPU but one already had a waiting hook.
+    return errno == EPERM ? 15 : errno == EAGAIN ? 18 : 19;
   }
   char buf[5];
   if (!readExactly(c, buf, 5) || ::send(out, "via-proxy:", 10, 0) != 10 ||
@@ -546,7 +549,10 @@ TEST_F(AleSockets, ConnectRedirectedToALocalProxyThatReadsTheOriginalDestination
 
   std::string why;
   EXPECT_EQ(cgroup_.wait(client, 10s, &why), 0) << why;
-  EXPECT_EQ(cgroup_.wait(proxy, 10s, &why), 0) << why;
+  const xfp_sock_stats hooks = env_.runtime().socketHookStats();
+  EXPECT_EQ(cgroup_.wait(proxy, 10s, &why), 0)
+      << why << " (hooks: " << hooks.upcalls << " upcalls, " << hooks.answered << " answered, "
+      << hooks.timed_out << " timed out, " << hooks.busy << " busy)";
   EXPECT_EQ(seen_.redirected.load(), 1) << "the client's connect, redirected once";
   EXPECT_EQ(seen_.redirectedBySelf.load(), 1) << "the proxy's own connect, recognized";
   EXPECT_EQ(env_.runtime().stats().sockRedirected.load(), 1u);
