@@ -254,16 +254,8 @@ struct RuntimeImpl {
   std::mutex sockEventMu;
   std::condition_variable sockEventCv;
   std::deque<xfp_sock_event> sockEvents;
-  // Lifetime events taken off the ring so far (counted in the consume callback, so before the
-  // ring's consumer position moves past them) and handled by the event thread so far (under
-  // sockEventMu): the barrier of awaitSockEvents().
-  std::atomic<uint64_t> sockEventsConsumed{0};
-  uint64_t sockEventsDone = 0;
-  // Responders queue the lifetime events of a batch after releasing the ring's consumer lock;
-  // tickets (taken under that lock) keep ring order: batch `ticket` is queued after all earlier.
-  uint64_t sockBatchNext = 0;    // under sockConsumeMu
-  uint64_t sockBatchQueued = 0;  // under sockEventMu: batches [0, this) are in sockEvents
-  std::map<uint64_t, std::vector<xfp_sock_event>> sockBatchesEarly;  // under sockEventMu
+  uint64_t sockEventsQueued = 0;  // under sockEventMu: pushed to sockEvents so far
+  uint64_t sockEventsDone = 0;    // under sockEventMu: handled by the event thread so far
   std::condition_variable sockEventsDoneCv;
   std::thread sockEventThread;
   mutable std::mutex endpointMu;

@@ -248,22 +248,16 @@ void RuntimeImpl::responderLoop(unsigned cpu) {
     return;
   }
   std::vector<xfp_sock_event> batch;
-  std::vector<xfp_sock_event> lifetime;
-  batch.reserve(64);
   while (!stopping.load()) {
     epoll_event e{};
     if (::epoll_wait(fd, &e, 1, 100) <= 0) {
       continue;
     }
     batch.clear();
-    lifetime.clear();
-    lifetime.reserve(64);
-    uint64_t ticket = 0;
+    bool queued = false;
     {
-      // Nothing under the consumer lock may sleep: a responder that slept here and then found
-      // its CPU taken by a hook spinning for an answer would hold the lock the other responder
-      // needs to give that answer (measured: ~1 in 4000 upcalls timed out in bench/socket when
-      // the lifetime events were queued under sockEventMu from here).
+      // Lifetime events reach the event thread in ring order (a later batch consumed by another
+      // responder cannot overtake them); requests are answered after the lock is released.
       std::lock_guard lock(sockConsumeMu);
       sockHooks->consume([&](const xfp_sock_event& ev) {
         if (ev.type == XFP_SOCK_EV_REQUEST) {
@@ -272,32 +266,17 @@ void RuntimeImpl::responderLoop(unsigned cpu) {
         }
         xfp_sock_event normalized = ev;
         normalizeMapped(normalized);
-        lifetime.push_back(normalized);
-        sockEventsConsumed.fetch_add(1);
+        std::lock_guard qlock(sockEventMu);
+        sockEvents.push_back(normalized);
+        ++sockEventsQueued;
+        queued = true;
       });
-      if (!lifetime.empty()) {
-        ticket = sockBatchNext++;
-      }
     }
-    // The answers first: a hook is spinning for each of them.
+    if (queued) {
+      sockEventCv.notify_one();
+    }
     for (const auto& ev : batch) {
       onSockRequest(ev);
-    }
-    if (!lifetime.empty()) {
-      {
-        // Lifetime events reach the event thread in ring order: a batch waits for the earlier
-        // ones (taken by the other responder) before it is queued.
-        std::lock_guard qlock(sockEventMu);
-        sockBatchesEarly.emplace(ticket, std::move(lifetime));
-        lifetime = {};
-        for (auto it = sockBatchesEarly.begin();
-             it != sockBatchesEarly.end() && it->first == sockBatchQueued;
-             it = sockBatchesEarly.erase(it)) {
-          sockEvents.insert(sockEvents.end(), it->second.begin(), it->second.end());
-          ++sockBatchQueued;
-        }
-      }
-      sockEventCv.notify_one();
     }
   }
   ::close(fd);
@@ -362,10 +341,9 @@ void RuntimeImpl::awaitSockEvents(Clock::duration limit) {
     }
     std::this_thread::sleep_for(std::chrono::microseconds(100));
   }
-  // 2. ... and handled: events are counted before the consumer position moves past them, and
-  //    handled in ring order.
-  const uint64_t target = sockEventsConsumed.load();
+  // 2. ... and handled: events are queued before the consumer position moves past them.
   std::unique_lock lock(sockEventMu);
+  const uint64_t target = sockEventsQueued;
   sockEventsDoneCv.wait_until(
       lock, deadline, [&] { return sockEventsDone >= target || stopping.load(); });
 }
